@@ -1,0 +1,79 @@
+import { availableParallelism } from 'node:os';
+import { z } from 'zod';
+import { StageName, stageNames } from '../pipeline/messages.js';
+
+const cores = availableParallelism();
+const optionalUrl = z.url().optional();
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const emptyAsUndefined = (v: unknown) => (v === '' ? undefined : v);
+
+/**
+ * The whole process configuration, from the environment (contract section 2). One schema is both the
+ * runtime check and the type; `loadConfig` turns the first problem into one line naming the variable.
+ */
+export const EnvSchema = z.object({
+  AWS_REGION: z.string().min(1).default('us-east-1'),
+  AWS_ENDPOINT_URL: optionalUrl,
+  S3_BUCKET: z.string().min(3).optional(),
+  SQS_INGESTION_QUEUE_URL: optionalUrl,
+  SQS_VALIDATION_QUEUE_URL: optionalUrl,
+  SQS_ANALYSIS_QUEUE_URL: optionalUrl,
+  SQS_EVENTS_QUEUE_URL: optionalUrl,
+  STAGES: z
+    .string()
+    .default(stageNames.join(','))
+    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .pipe(z.array(StageName).min(1, 'name at least one stage')),
+  // Ingestion is I/O-bound (a ranged GET and a send); validation and analysis run parsers and ffmpeg.
+  INGESTION_CONCURRENCY: positiveInt(16),
+  VALIDATION_CONCURRENCY: positiveInt(cores),
+  ANALYSIS_CONCURRENCY: positiveInt(cores),
+  DRAIN_TIMEOUT_SECONDS: z.coerce.number().min(0).default(25),
+  HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  SENTRY_DSN: optionalUrl,
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  FFMPEG_PATH: z.string().min(1).optional(),
+  FFPROBE_PATH: z.string().min(1).optional(),
+});
+export type Config = z.infer<typeof EnvSchema>;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const queueVar = {
+  ingestion: 'SQS_INGESTION_QUEUE_URL',
+  validation: 'SQS_VALIDATION_QUEUE_URL',
+  analysis: 'SQS_ANALYSIS_QUEUE_URL',
+} as const satisfies Record<StageName, keyof Config>;
+
+export const concurrencyVar = {
+  ingestion: 'INGESTION_CONCURRENCY',
+  validation: 'VALIDATION_CONCURRENCY',
+  analysis: 'ANALYSIS_CONCURRENCY',
+} as const satisfies Record<StageName, keyof Config>;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const input = Object.fromEntries(
+    Object.keys(EnvSchema.shape).map((k) => [k, emptyAsUndefined(env[k])]),
+  );
+  const parsed = EnvSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const name = String(issue?.path[0] ?? 'environment');
+    const shown = name in input && !/DSN|SECRET|TOKEN/.test(name) ? ` (got ${JSON.stringify(input[name])})` : '';
+    throw new ConfigError(`${name}: ${issue?.message ?? 'invalid'}${shown}`);
+  }
+  return parsed.data;
+}
+
+export function queueUrlFor(config: Config, stage: StageName): string {
+  const url = config[queueVar[stage]];
+  if (!url) throw new ConfigError(`${queueVar[stage]}: required to run or feed the ${stage} stage`);
+  return url;
+}
+
+export function requireBucket(config: Config): string {
+  if (!config.S3_BUCKET) throw new ConfigError('S3_BUCKET: required');
+  return config.S3_BUCKET;
+}
