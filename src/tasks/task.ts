@@ -12,6 +12,11 @@ export interface TaskContext {
   readonly signal: AbortSignal;
   /** A private directory for this task's temporary files, removed after the stage on every path. */
   readonly tmpDir: string;
+  /**
+   * The input downloaded to a private local file, once per stage however many tasks ask
+   * (tools such as ffmpeg get a file, never a URL). Streaming tasks use `store.getStream` instead.
+   */
+  inputFile(): Promise<string>;
 }
 
 export interface TaskResult {

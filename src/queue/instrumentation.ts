@@ -1,0 +1,31 @@
+import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
+
+/** What the queue layer knows about a received message when it starts handling it. */
+export interface ProcessInfo {
+  queueUrl: string;
+  messageId: string;
+  receiveCount: number;
+  /** Milliseconds between the send and this receive. */
+  receiveLatencyMs: number;
+  attributes: Record<string, MessageAttributeValue>;
+  bodySize: number;
+}
+
+export interface PublishInfo {
+  queueUrl: string;
+  bodySize: number;
+}
+
+/**
+ * Hooks for tracing across queues (Sentry in production, nothing in tests). `publish` may add
+ * message attributes (trace propagation) before the send; `process` wraps the handling of one message.
+ */
+export interface QueueInstrumentation {
+  publish<T>(info: PublishInfo, attributes: Record<string, MessageAttributeValue>, send: () => Promise<T>): Promise<T>;
+  process<T>(info: ProcessInfo, handle: () => Promise<T>): Promise<T>;
+}
+
+export const noInstrumentation: QueueInstrumentation = {
+  publish: (_info, _attributes, send) => send(),
+  process: (_info, handle) => handle(),
+};
