@@ -29,6 +29,8 @@ export const EnvSchema = z.object({
   VALIDATION_CONCURRENCY: positiveInt(cores),
   ANALYSIS_CONCURRENCY: positiveInt(cores),
   DRAIN_TIMEOUT_SECONDS: z.coerce.number().min(0).default(25),
+  // How long a received message stays invisible between heartbeats; a crashed worker's jobs come back after this.
+  VISIBILITY_TIMEOUT_SECONDS: z.coerce.number().int().min(5).max(43200).default(60),
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   SENTRY_DSN: optionalUrl,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -1,0 +1,79 @@
+import {
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  type Message,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import { queueUrlFor, type Config } from '../../config/env.js';
+import type { StageName } from '../../pipeline/messages.js';
+import { deadLetterReasonAttribute, resolveRedrive } from '../../queue/redrive.js';
+
+export interface DlqEntry {
+  messageId: string;
+  receiveCount: number;
+  sentAt: string;
+  reason?: string;
+  body: string;
+}
+
+/**
+ * Lists a stage's dead-letter queue, or with `redrive` moves every message back to the stage queue
+ * (send first, then delete, so a crash in between duplicates rather than loses).
+ */
+export async function dlq(sqs: SQSClient, config: Config, stage: StageName, redrive: boolean): Promise<DlqEntry[]> {
+  const queueUrl = queueUrlFor(config, stage);
+  const info = await resolveRedrive(sqs, queueUrl);
+  if (!info) throw new Error(`the ${stage} queue has no RedrivePolicy, so it has no dead-letter queue`);
+  const seen: DlqEntry[] = [];
+  const held: Message[] = [];
+  for (;;) {
+    // Listing SQS means receiving: messages stay invisible while we page, then are released below.
+    const res = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: info.deadLetterQueueUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 1,
+        VisibilityTimeout: 60,
+        MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'],
+        MessageAttributeNames: ['All'],
+      }),
+    );
+    const messages = res.Messages ?? [];
+    if (messages.length === 0) break;
+    for (const m of messages) {
+      const reason = m.MessageAttributes?.[deadLetterReasonAttribute]?.StringValue;
+      seen.push({
+        messageId: m.MessageId ?? '',
+        receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? 0),
+        sentAt: new Date(Number(m.Attributes?.SentTimestamp ?? 0)).toISOString(),
+        body: m.Body ?? '',
+        ...(reason ? { reason } : {}),
+      });
+      if (redrive) {
+        const attributes = { ...(m.MessageAttributes ?? {}) };
+        delete attributes[deadLetterReasonAttribute];
+        await sqs.send(
+          new SendMessageCommand({
+            QueueUrl: queueUrl,
+            MessageBody: m.Body ?? '',
+            ...(Object.keys(attributes).length > 0 ? { MessageAttributes: attributes } : {}),
+          }),
+        );
+        await sqs.send(new DeleteMessageCommand({ QueueUrl: info.deadLetterQueueUrl, ReceiptHandle: m.ReceiptHandle }));
+      } else {
+        held.push(m);
+      }
+    }
+  }
+  for (let i = 0; i < held.length; i += 10) {
+    await sqs.send(
+      new ChangeMessageVisibilityBatchCommand({
+        QueueUrl: info.deadLetterQueueUrl,
+        Entries: held.slice(i, i + 10).map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 })),
+      }),
+    );
+  }
+  return seen;
+}

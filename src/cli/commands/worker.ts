@@ -1,0 +1,29 @@
+import type { Logger } from 'pino';
+import { createAwsClients } from '../../config/aws.js';
+import type { Config } from '../../config/env.js';
+import { startWorker, type Worker } from '../../daemon/worker.js';
+
+/**
+ * The daemon: runs until SIGTERM or SIGINT, then drains and exits 0. A second signal exits at once
+ * (the messages still in flight come back after their visibility timeout).
+ */
+export async function runWorker(config: Config, logger: Logger, onStopped?: () => Promise<void>): Promise<Worker> {
+  const worker = await startWorker({ config, clients: createAwsClients(config), logger });
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    signalled = true;
+    logger.info({ signal }, 'shutting down');
+    void worker
+      .stop()
+      .then(() => onStopped?.())
+      .then(() => logger.flush())
+      .finally(() => process.exit(0));
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  return worker;
+}

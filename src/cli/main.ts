@@ -1,0 +1,108 @@
+import { parseArgs } from 'node:util';
+import { createAwsClients } from '../config/aws.js';
+import { ConfigError, loadConfig, requireBucket } from '../config/env.js';
+import { createLogger } from '../daemon/logger.js';
+import { startEmulator } from '../local/emulator.js';
+import { JobStatusStore } from '../pipeline/job-status.js';
+import { JobKind, StageName } from '../pipeline/messages.js';
+import { ObjectStore } from '../storage/object-store.js';
+import { dlq } from './commands/dlq.js';
+import { submit } from './commands/submit.js';
+import { runWorker } from './commands/worker.js';
+import { formatStatus } from './format.js';
+
+const usage = `usage: stageline <command>
+  worker                         run the daemon (polls the queues in STAGES until SIGTERM)
+  local                          embedded SQS+S3 emulator on LOCAL_PORT (4566) plus the worker
+  submit FILE [--kind audio|csv] [--schema SCHEMA.json] [--wait]
+  status JOBID [--json]
+  dlq STAGE [--redrive]
+  healthcheck                    exit 0 when this container's worker answers /healthz`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'worker': {
+      const config = loadConfig();
+      await runWorker(config, createLogger(config.LOG_LEVEL));
+      return -1; // keeps running until a signal
+    }
+    case 'local': {
+      const port = Number(process.env.LOCAL_PORT ?? 4566);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`LOCAL_PORT: not a port (got ${JSON.stringify(process.env.LOCAL_PORT)})`);
+      const emulator = await startEmulator({ port });
+      Object.assign(process.env, emulator.env);
+      const config = loadConfig();
+      process.stderr.write(
+        `stageline local: emulator at ${emulator.endpoint}. In another shell:\n` +
+          Object.entries(emulator.env).map(([k, v]) => `  export ${k}=${v}`).join('\n') +
+          '\n  stageline submit FILE --wait\n',
+      );
+      await runWorker(config, createLogger(config.LOG_LEVEL), () => emulator.stop());
+      return -1;
+    }
+    case 'submit': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { kind: { type: 'string' }, schema: { type: 'string' }, wait: { type: 'boolean', default: false } },
+      });
+      const file = positionals[0];
+      if (!file) throw new UsageError('submit needs FILE');
+      const kind = values.kind === undefined ? undefined : JobKind.parse(values.kind);
+      const result = await submit(loadConfig(), {
+        file,
+        wait: values.wait ?? false,
+        ...(kind ? { kind } : {}),
+        ...(values.schema ? { schemaFile: values.schema } : {}),
+      });
+      return result.exitCode;
+    }
+    case 'status': {
+      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { json: { type: 'boolean', default: false } } });
+      const jobId = positionals[0];
+      if (!jobId) throw new UsageError('status needs JOBID');
+      const config = loadConfig();
+      const store = new ObjectStore(createAwsClients(config).s3, requireBucket(config));
+      const status = await new JobStatusStore(store).get(jobId);
+      if (!status) {
+        process.stderr.write(`no job ${jobId} in s3://${store.bucket}/jobs/\n`);
+        return 1;
+      }
+      process.stdout.write((values.json ? JSON.stringify(status, null, 2) : formatStatus(status, store.bucket)) + '\n');
+      return 0;
+    }
+    case 'dlq': {
+      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { redrive: { type: 'boolean', default: false } } });
+      const stage = StageName.safeParse(positionals[0]);
+      if (!stage.success) throw new UsageError('dlq needs STAGE: ingestion, validation or analysis');
+      const config = loadConfig();
+      const entries = await dlq(createAwsClients(config).sqs, config, stage.data, values.redrive ?? false);
+      for (const e of entries) {
+        process.stdout.write(`${e.messageId}  sent ${e.sentAt}  received ${e.receiveCount}x${e.reason ? `  reason: ${e.reason}` : ''}\n  ${e.body.slice(0, 300)}\n`);
+      }
+      process.stdout.write(`${entries.length} message(s) ${values.redrive ? 'moved back to the ' + stage.data + ' queue' : 'in the ' + stage.data + ' dead-letter queue'}\n`);
+      return 0;
+    }
+    case 'healthcheck': {
+      const { healthcheck } = await import('./healthcheck.js');
+      return healthcheck(loadConfig().HTTP_PORT);
+    }
+    default:
+      throw new UsageError(command ? `unknown command: ${command}` : 'no command given');
+  }
+}
+
+class UsageError extends Error {}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError) process.stderr.write(`${err.message}\n${usage}\n`);
+    else if (err instanceof ConfigError) process.stderr.write(`stageline: configuration error: ${err.message}\n`);
+    else process.stderr.write(`stageline: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(2);
+  },
+);

@@ -1,0 +1,128 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { AwsClients } from '../config/aws.js';
+import { concurrencyVar, queueUrlFor, requireBucket, type Config } from '../config/env.js';
+import { IngestionMessage } from '../pipeline/ingestion-request.js';
+import { JobEvents } from '../pipeline/job-events.js';
+import { JobStatusStore } from '../pipeline/job-status.js';
+import { JobEvent, JobMessage, nextStage, type StageName } from '../pipeline/messages.js';
+import { ingestionHandler, stageHandler, type PipelineDeps } from '../pipeline/stage-handlers.js';
+import { QueueConsumer } from '../queue/consumer.js';
+import { noInstrumentation, type QueueInstrumentation } from '../queue/instrumentation.js';
+import { channel, Publisher } from '../queue/publisher.js';
+import { resolveRedrive } from '../queue/redrive.js';
+import { ObjectStore } from '../storage/object-store.js';
+import { defaultTaskRegistry } from '../tasks/index.js';
+import type { TaskRegistry } from '../tasks/registry.js';
+import { startHttpServer } from './http-server.js';
+import { WorkerMetrics } from './metrics.js';
+
+export interface WorkerOptions {
+  config: Config;
+  clients: AwsClients;
+  logger: Logger;
+  registry?: TaskRegistry;
+  instrumentation?: QueueInstrumentation;
+  reportError?: PipelineDeps['reportError'];
+  /** Total messages in flight across stages, on every change (ECS scale-in protection listens). */
+  onInFlightChanged?: (total: number) => void;
+  /** Long-poll length; tests shorten it. */
+  waitTimeSeconds?: number;
+}
+
+export interface Worker {
+  readonly consumers: QueueConsumer<typeof IngestionMessage | typeof JobMessage>[];
+  readonly httpPort: number;
+  /** SIGTERM semantics: stop receiving, drain, then abort and release what is left. */
+  stop(): Promise<void>;
+}
+
+/** Wires queues, storage, pipeline and tasks into one polling loop per configured stage. */
+export async function startWorker(options: WorkerOptions): Promise<Worker> {
+  const { config, clients, logger } = options;
+  const instrumentation = options.instrumentation ?? noInstrumentation;
+  const store = new ObjectStore(clients.s3, requireBucket(config));
+  const publisher = new Publisher(clients.sqs, instrumentation);
+  const metrics = new WorkerMetrics();
+  const nextChannels: PipelineDeps['nextChannels'] = {};
+  for (const stage of config.STAGES) {
+    const next = nextStage(stage);
+    if (next) nextChannels[next] = channel(next, queueUrlFor(config, next), JobMessage);
+  }
+  const deps: PipelineDeps = {
+    registry: options.registry ?? defaultTaskRegistry(config),
+    store,
+    statuses: new JobStatusStore(store),
+    events: new JobEvents(publisher, config.SQS_EVENTS_QUEUE_URL ? channel('events', config.SQS_EVENTS_QUEUE_URL, JobEvent) : undefined),
+    publisher,
+    nextChannels,
+    ...(options.reportError ? { reportError: options.reportError } : {}),
+  };
+
+  const inFlightByStage = new Map<StageName, number>();
+  const onInFlight = (stage: StageName) => (n: number) => {
+    inFlightByStage.set(stage, n);
+    options.onInFlightChanged?.([...inFlightByStage.values()].reduce((a, b) => a + b, 0));
+  };
+
+  const consumers = await Promise.all(
+    config.STAGES.map(async (stage) => {
+      const queueUrl = queueUrlFor(config, stage);
+      const redrive = await resolveRedrive(clients.sqs, queueUrl);
+      if (!redrive) logger.warn({ stage, queueUrl }, 'queue has no RedrivePolicy: unusable messages cannot be dead-lettered');
+      const common = {
+        name: stage,
+        sqs: clients.sqs,
+        queueUrl,
+        concurrency: config[concurrencyVar[stage]],
+        logger: logger.child({ stage }),
+        visibilityTimeoutSeconds: config.VISIBILITY_TIMEOUT_SECONDS,
+        instrumentation,
+        observer: metrics.observer(stage, onInFlight(stage)),
+        ...(redrive ? { redrive } : {}),
+        ...(options.waitTimeSeconds !== undefined ? { waitTimeSeconds: options.waitTimeSeconds } : {}),
+      };
+      return stage === 'ingestion'
+        ? new QueueConsumer({ ...common, schema: IngestionMessage, handler: ingestionHandler(deps) })
+        : new QueueConsumer({ ...common, schema: JobMessage, handler: stageHandler(deps, stage) });
+    }),
+  );
+
+  let ready = false;
+  const server: Server = await startHttpServer({
+    port: config.HTTP_PORT,
+    registry: metrics.registry,
+    health: {
+      ready: () => ready,
+      loops: () => consumers.map((c) => ({ name: c.name, running: c.running, lastPollAt: c.lastPollAt })),
+    },
+  });
+  for (const c of consumers) c.start();
+  ready = true;
+  const httpPort = (server.address() as AddressInfo).port;
+  logger.info({ stages: config.STAGES, httpPort }, 'worker started');
+
+  let stopping: Promise<void> | undefined;
+  const stop = async () => {
+    ready = false;
+    await Promise.all(consumers.map((c) => c.stopReceiving()));
+    const inFlight = consumers.reduce((n, c) => n + c.inFlightCount, 0);
+    logger.info({ inFlight, drainTimeoutSeconds: config.DRAIN_TIMEOUT_SECONDS }, 'stopped receiving; draining');
+    const drained = (await Promise.all(consumers.map((c) => c.drain(config.DRAIN_TIMEOUT_SECONDS * 1000)))).every(Boolean);
+    if (!drained) {
+      logger.warn('drain timeout reached; aborting the remaining jobs and releasing their messages');
+      await Promise.all(consumers.map((c) => c.abortInFlight('shutdown: drain timeout reached')));
+    }
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+    logger.info({ drained }, 'worker stopped');
+  };
+  return {
+    consumers,
+    httpPort,
+    stop: () => (stopping ??= stop()),
+  };
+}

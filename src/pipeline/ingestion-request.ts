@@ -1,0 +1,80 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { BadMessageError } from '../errors.js';
+import {
+  JobRequest,
+  S3EventNotification,
+  S3TestEvent,
+  SnsEnvelope,
+  type AudioOptions,
+  type CsvOptions,
+  type JobKind,
+  type ObjectRef,
+} from './messages.js';
+
+/** Everything the ingestion queue accepts (contract section 3). */
+export const IngestionMessage = z.union([S3TestEvent, SnsEnvelope, S3EventNotification, JobRequest]);
+export type IngestionMessage = z.infer<typeof IngestionMessage>;
+
+/** A job as asked for, before its kind is known. */
+export interface RequestedJob {
+  jobId: string;
+  input: ObjectRef;
+  kind?: JobKind;
+  csv?: CsvOptions;
+  audio?: AudioOptions;
+}
+
+/** Turns one ingestion message into the jobs it asks for: none for a test event, one per S3 record. */
+export function requestedJobs(message: IngestionMessage, origin: { defaultBucket: string; messageId: string }): RequestedJob[] {
+  if (S3TestEvent.safeParse(message).success) return [];
+  const sns = SnsEnvelope.safeParse(message);
+  if (sns.success) return requestedJobs(unwrapSns(sns.data.Message), origin);
+  const event = S3EventNotification.safeParse(message);
+  if (event.success) {
+    return event.data.Records.filter((r) => /^(s3:)?ObjectCreated:/.test(r.eventName)).map((r) => {
+      const bucket = r.s3.bucket.name;
+      const key = decodeS3Key(r.s3.object.key);
+      return { jobId: s3JobId(bucket, key, r.s3.object.sequencer), input: { bucket, key } };
+    });
+  }
+  const request = JobRequest.parse(message);
+  return [
+    {
+      // Without a jobId, the SQS message id names the job: a redelivery is the same job, not a new one.
+      jobId: request.jobId ?? `msg-${origin.messageId.replace(/[^A-Za-z0-9_-]/g, '').slice(0, 60)}`,
+      input: { bucket: request.input.bucket ?? origin.defaultBucket, key: request.input.key },
+      ...(request.kind ? { kind: request.kind } : {}),
+      ...(request.csv ? { csv: request.csv } : {}),
+      ...(request.audio ? { audio: request.audio } : {}),
+    },
+  ];
+}
+
+const SnsPayload = z.union([S3TestEvent, S3EventNotification]);
+
+function unwrapSns(text: string): z.infer<typeof SnsPayload> {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new BadMessageError('SNS notification whose Message is not JSON');
+  }
+  const parsed = SnsPayload.safeParse(json);
+  if (!parsed.success) throw new BadMessageError('SNS notification whose Message is not an S3 event');
+  return parsed.data;
+}
+
+/** S3 event keys are URL-encoded with `+` for space. */
+export function decodeS3Key(key: string): string {
+  try {
+    return decodeURIComponent(key.replace(/\+/g, ' '));
+  } catch {
+    throw new BadMessageError(`S3 event with a key that is not valid URL encoding: ${key.slice(0, 200)}`);
+  }
+}
+
+/** The same object version (bucket, key, sequencer) always gives the same job, so a redelivered event repeats it. */
+export function s3JobId(bucket: string, key: string, sequencer = ''): string {
+  return 's3-' + createHash('sha256').update(`${bucket}\n${key}\n${sequencer}`).digest('hex').slice(0, 40);
+}

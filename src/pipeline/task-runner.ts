@@ -1,0 +1,71 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { extname, join } from 'node:path';
+import type { Logger } from 'pino';
+import { AbortedError } from '../errors.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import type { TaskRegistry } from '../tasks/registry.js';
+import type { Task } from '../tasks/task.js';
+import type { JobMessage, StageName } from './messages.js';
+
+export interface TaskRunnerDeps {
+  registry: TaskRegistry;
+  store: ObjectStore;
+  /** Where per-stage temp directories go; the OS temp dir by default. */
+  tmpRoot?: string;
+}
+
+/**
+ * Runs a stage's tasks for one job, concurrently, in a private temp directory that is removed on
+ * every path. The first task to fail aborts its siblings; that first error is what the stage reports.
+ */
+export async function runStageTasks(
+  deps: TaskRunnerDeps,
+  stage: StageName,
+  job: JobMessage,
+  signal: AbortSignal,
+  logger: Logger,
+): Promise<Record<string, string>> {
+  const tasks = deps.registry.tasksFor(stage, job.kind);
+  if (tasks.length === 0) return {};
+  const dir = await mkdtemp(join(deps.tmpRoot ?? tmpdir(), `stageline-${stage}-`));
+  const controller = new AbortController();
+  const onAbort = () => controller.abort(signal.reason);
+  signal.addEventListener('abort', onAbort, { once: true });
+  let input: Promise<string> | undefined;
+  const inputFile = () => {
+    input ??= (async () => {
+      const ext = extname(job.input.key).toLowerCase();
+      const path = join(dir, `input${/^\.[a-z0-9]{1,8}$/.test(ext) ? ext : ''}`);
+      await deps.store.downloadToFile(job.input, path, controller.signal);
+      return path;
+    })();
+    return input;
+  };
+  let firstError: unknown;
+  const run = async (task: Task) => {
+    const tmpDir = join(dir, task.name);
+    await mkdir(tmpDir, { recursive: true });
+    try {
+      return await task.run({ job, stage, store: deps.store, logger: logger.child({ task: task.name }), signal: controller.signal, tmpDir, inputFile });
+    } catch (err) {
+      if (firstError === undefined && !controller.signal.aborted) {
+        firstError = err;
+        controller.abort(new AbortedError(`sibling task ${task.name} failed`));
+      }
+      throw err;
+    }
+  };
+  try {
+    const results = await Promise.allSettled(tasks.map(run));
+    if (signal.aborted) throw new AbortedError(`stage ${stage} interrupted`, { cause: signal.reason });
+    const failure = firstError ?? results.find((r): r is PromiseRejectedResult => r.status === 'rejected')?.reason;
+    if (failure !== undefined) throw failure;
+    const outputs: Record<string, string> = {};
+    for (const r of results) if (r.status === 'fulfilled') Object.assign(outputs, r.value.outputs);
+    return outputs;
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
