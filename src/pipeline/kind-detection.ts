@@ -19,10 +19,11 @@ function looksLikeAudio(b: Buffer): boolean {
   return false;
 }
 
+/** UTF-16 with a BOM (the CSV stage transcodes it); checked first, since FF FE also looks like an MPEG frame sync. */
+const hasUtf16Bom = (b: Buffer) => (b[0] === 0xff && b[1] === 0xfe) || (b[0] === 0xfe && b[1] === 0xff);
+
 function looksLikeText(b: Buffer): boolean {
   if (b.length === 0) return false;
-  // UTF-16 with a BOM: the CSV stage transcodes it.
-  if ((b[0] === 0xff && b[1] === 0xfe) || (b[0] === 0xfe && b[1] === 0xff)) return true;
   let control = 0;
   for (const byte of b) {
     if (byte === 0) return false;
@@ -36,6 +37,7 @@ function looksLikeText(b: Buffer): boolean {
  * Undefined for anything else; the CSV and audio stages check the content in depth.
  */
 export function detectKind(head: Buffer): JobKind | undefined {
+  if (hasUtf16Bom(head)) return 'csv';
   if (looksLikeAudio(head)) return 'audio';
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'csv';
   if (looksLikeText(head)) return 'csv';
