@@ -38,7 +38,7 @@ async function main(argv: string[]): Promise<number> {
           Object.entries(emulator.env).map(([k, v]) => `  export ${k}=${v}`).join('\n') +
           '\n  stageline submit FILE --wait\n',
       );
-      await runWorker(config, createLogger(config.LOG_LEVEL), () => emulator.stop());
+      await runWorker(config, createLogger(config.LOG_LEVEL), { onStopped: () => emulator.stop() });
       return -1;
     }
     case 'submit': {

@@ -1,14 +1,18 @@
 import type { Logger } from 'pino';
 import { createAwsClients } from '../../config/aws.js';
 import type { Config } from '../../config/env.js';
-import { startWorker, type Worker } from '../../daemon/worker.js';
+import { startWorker, type Worker, type WorkerOptions } from '../../daemon/worker.js';
 
 /**
  * The daemon: runs until SIGTERM or SIGINT, then drains and exits 0. A second signal exits at once
  * (the messages still in flight come back after their visibility timeout).
  */
-export async function runWorker(config: Config, logger: Logger, onStopped?: () => Promise<void>): Promise<Worker> {
-  const worker = await startWorker({ config, clients: createAwsClients(config), logger });
+export async function runWorker(
+  config: Config,
+  logger: Logger,
+  options: { onStopped?: () => Promise<void>; worker?: Partial<WorkerOptions> } = {},
+): Promise<Worker> {
+  const worker = await startWorker({ config, clients: createAwsClients(config), logger, ...options.worker });
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (signalled) {
@@ -19,7 +23,7 @@ export async function runWorker(config: Config, logger: Logger, onStopped?: () =
     logger.info({ signal }, 'shutting down');
     void worker
       .stop()
-      .then(() => onStopped?.())
+      .then(() => options.onStopped?.())
       .then(() => logger.flush())
       .finally(() => process.exit(0));
   };
