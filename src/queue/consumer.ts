@@ -57,21 +57,30 @@ interface InFlight {
 }
 
 /**
- * One polling loop over one queue. It asks SQS for as many messages as it has free slots (never more
- * than it can start at once), long-polls, hands each message to the handler with a visibility
- * heartbeat, and acts on the outcome: batch delete, delayed retry, dead-letter, or release.
+ * One consumer of one queue. It asks SQS for exactly as many messages as it has free slots (never more
+ * than it can start at once), in receives of up to ten that run side by side when many slots are free,
+ * long-polls, hands each message to the handler with a visibility heartbeat, and acts on the outcome:
+ * batch delete, delayed retry, dead-letter, or release. A slot frees when its handler returns, so the
+ * next receive overlaps the previous batch's delete. Event-driven: a receive starts when a slot frees
+ * or a receive returns, never on a timer.
  */
 export class QueueConsumer<S extends z.ZodType> {
   private readonly inFlight = new Map<string, InFlight>();
+  private readonly receives = new Set<Promise<void>>();
   private readonly deleter: BatchDeleter;
   private readonly visibilityTimeoutSeconds: number;
   private readonly waitTimeSeconds: number;
   private readonly instrumentation: QueueInstrumentation;
-  private receiving = new AbortController();
-  private loop: Promise<void> | undefined;
-  private slotFreed: (() => void) | undefined;
+  private readonly receiving = new AbortController();
+  /** Handlers running now. */
+  private handling = 0;
+  /** Slots promised to receives still in progress. */
+  private reserved = 0;
+  private failures = 0;
+  private pumpScheduled = false;
+  private started = false;
   private stopped = false;
-  /** When the loop last completed a receive call (or started): `/healthz` reads it. */
+  /** When a receive last completed (or the consumer started): `/healthz` reads it. */
   lastPollAt = Date.now();
 
   constructor(private readonly options: ConsumerOptions<S>) {
@@ -85,25 +94,27 @@ export class QueueConsumer<S extends z.ZodType> {
     return this.options.name;
   }
 
+  /** Messages received and not yet settled (running, or being deleted / released). */
   get inFlightCount(): number {
     return this.inFlight.size;
   }
 
   get running(): boolean {
-    return this.loop !== undefined && !this.stopped;
+    return this.started && !this.stopped;
   }
 
   start(): void {
-    if (this.loop) return;
-    this.loop = this.run();
+    if (this.started) return;
+    this.started = true;
+    this.lastPollAt = Date.now();
+    this.pump();
   }
 
-  /** Stops receiving at once (aborting a long poll in progress); deletes and visibility changes go on. */
+  /** Stops receiving at once (aborting long polls in progress); deletes and visibility changes go on. */
   async stopReceiving(): Promise<void> {
     this.stopped = true;
     this.receiving.abort();
-    this.slotFreed?.();
-    await this.loop;
+    await Promise.all([...this.receives]);
   }
 
   /** Resolves true when every in-flight message has settled, false if the timeout came first. */
@@ -127,33 +138,51 @@ export class QueueConsumer<S extends z.ZodType> {
     await Promise.all(pending.map((f) => f.done));
   }
 
-  private async run(): Promise<void> {
-    const { logger } = this.options;
-    let failures = 0;
+  /**
+   * Handlers of one batch tend to return within the same turn of the event loop: pumping once after
+   * them (setImmediate, which has no timer clamp) asks for one receive of ten instead of ten of one.
+   */
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
+  /** Starts receives for every free slot, ten at most per receive. */
+  private pump(): void {
     while (!this.stopped) {
-      const free = this.options.concurrency - this.inFlight.size;
-      if (free <= 0) {
-        await new Promise<void>((resolve) => (this.slotFreed = resolve));
-        this.slotFreed = undefined;
-        continue;
-      }
-      let messages: Message[];
-      try {
-        messages = await this.receive(Math.min(10, free));
-        failures = 0;
-      } catch (err) {
-        if (this.stopped) break;
-        failures += 1;
-        const waitMs = Math.min(30_000, 500 * 2 ** Math.min(failures, 6));
-        logger.error({ err: errorMessage(err), waitMs }, 'receive failed; polling again after a pause');
-        await abortableSleep(waitMs, this.receiving.signal);
-        continue;
-      } finally {
-        this.lastPollAt = Date.now();
-      }
-      if (messages.length > 0) this.options.observer?.received?.(messages.length);
-      for (const message of messages) this.dispatch(message);
+      const free = this.options.concurrency - this.handling - this.reserved;
+      if (free <= 0) return;
+      const count = Math.min(10, free);
+      this.reserved += count;
+      const receive = this.receiveInto(count);
+      this.receives.add(receive);
+      void receive.finally(() => this.receives.delete(receive));
     }
+  }
+
+  private async receiveInto(count: number): Promise<void> {
+    let messages: Message[] = [];
+    try {
+      messages = await this.receive(count);
+      this.failures = 0;
+    } catch (err) {
+      if (!this.stopped) {
+        this.failures += 1;
+        const waitMs = Math.min(30_000, 500 * 2 ** Math.min(this.failures, 6));
+        this.options.logger.error({ err: errorMessage(err), waitMs }, 'receive failed; polling again after a pause');
+        await abortableSleep(waitMs, this.receiving.signal);
+      }
+    } finally {
+      this.lastPollAt = Date.now();
+      this.reserved -= count;
+    }
+    if (messages.length > 0) this.options.observer?.received?.(messages.length);
+    for (const message of messages) this.dispatch(message);
+    this.pump();
   }
 
   private async receive(max: number): Promise<Message[]> {
@@ -176,16 +205,20 @@ export class QueueConsumer<S extends z.ZodType> {
     const receiptHandle = message.ReceiptHandle;
     if (!receiptHandle) return;
     const controller = new AbortController();
-    const done = this.handle(message, receiptHandle, controller.signal).finally(() => {
+    this.handling += 1;
+    const handlerReturned = () => {
+      this.handling -= 1;
+      this.schedulePump();
+    };
+    const done = this.handle(message, receiptHandle, controller.signal, handlerReturned).finally(() => {
       this.inFlight.delete(messageId);
       this.options.observer?.inFlightChanged?.(this.inFlight.size);
-      this.slotFreed?.();
     });
     this.inFlight.set(messageId, { controller, receiptHandle, done });
     this.options.observer?.inFlightChanged?.(this.inFlight.size);
   }
 
-  private async handle(message: Message, receiptHandle: string, signal: AbortSignal): Promise<void> {
+  private async handle(message: Message, receiptHandle: string, signal: AbortSignal, handlerReturned: () => void): Promise<void> {
     const started = performance.now();
     const messageId = message.MessageId ?? 'unknown';
     const receiveCount = Number(message.Attributes?.ApproximateReceiveCount ?? '1');
@@ -223,6 +256,7 @@ export class QueueConsumer<S extends z.ZodType> {
       outcome = outcomeForError(err, signal);
     } finally {
       stopHeartbeat();
+      handlerReturned();
     }
     try {
       await this.settle(message, receiptHandle, receiveCount, outcome, logger);
