@@ -20,15 +20,18 @@ export interface DlqEntry {
 
 /**
  * Lists a stage's dead-letter queue, or with `redrive` moves every message back to the stage queue
- * (send first, then delete, so a crash in between duplicates rather than loses).
+ * (send first, then delete, so a crash in between duplicates rather than loses). Only messages that
+ * were in the DLQ when the command started are taken: a redriven message that fails again and returns
+ * to the DLQ is left there, so a redrive of a still-broken message cannot loop.
  */
 export async function dlq(sqs: SQSClient, config: Config, stage: StageName, redrive: boolean): Promise<DlqEntry[]> {
   const queueUrl = queueUrlFor(config, stage);
   const info = await resolveRedrive(sqs, queueUrl);
   if (!info) throw new Error(`the ${stage} queue has no RedrivePolicy, so it has no dead-letter queue`);
+  const startedAt = Date.now();
   const seen: DlqEntry[] = [];
   const held: Message[] = [];
-  for (;;) {
+  for (let arrivedSince = false; !arrivedSince; ) {
     // Listing SQS means receiving: messages stay invisible while we page, then are released below.
     const res = await sqs.send(
       new ReceiveMessageCommand({
@@ -43,6 +46,11 @@ export async function dlq(sqs: SQSClient, config: Config, stage: StageName, redr
     const messages = res.Messages ?? [];
     if (messages.length === 0) break;
     for (const m of messages) {
+      if (Number(m.Attributes?.SentTimestamp ?? 0) > startedAt) {
+        arrivedSince = true;
+        held.push(m);
+        continue;
+      }
       const reason = m.MessageAttributes?.[deadLetterReasonAttribute]?.StringValue;
       seen.push({
         messageId: m.MessageId ?? '',
