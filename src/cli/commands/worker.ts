@@ -29,5 +29,7 @@ export async function runWorker(
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // A stray rejection belongs to one job at most; the daemon keeps serving the others.
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason instanceof Error ? reason.message : String(reason) }, 'unhandled rejection'));
   return worker;
 }
