@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
 import { after, before, test } from 'node:test';
 import type { Worker } from '../../src/daemon/worker.js';
 import { s3JobId } from '../../src/pipeline/ingestion-request.js';
@@ -80,4 +81,16 @@ test('/healthz, /readyz and /metrics answer on the HTTP port', async () => {
   for (const name of ['stageline_messages_received_total', 'stageline_messages_succeeded_total', 'stageline_messages_in_flight', 'stageline_message_duration_seconds_bucket']) {
     assert.match(metrics, new RegExp(`^${name}\\{[^}]*stage="validation"`, 'm'), name);
   }
+});
+
+test('stageline healthcheck exits 0 against a healthy worker and 1 when nothing answers', async () => {
+  const { healthcheck } = await import('../../src/cli/healthcheck.js');
+  assert.equal(await healthcheck(workers[0]!.httpPort), 0);
+  const closed = await new Promise<number>((resolve) => {
+    const s = createServer().listen(0, () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+  assert.equal(await healthcheck(closed), 1);
 });
