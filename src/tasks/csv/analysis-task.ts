@@ -1,0 +1,25 @@
+import { BadInputError } from '../../errors.js';
+import { jobKey } from '../../storage/object-store.js';
+import type { Task, TaskContext, TaskResult } from '../task.js';
+import { ValidationReport } from './reports.js';
+import { runCsvThread } from './thread-host.js';
+
+/** Analysis: pandas-`describe` statistics of validated.csv, typed by validation.json, into analysis.json. */
+export class CsvAnalysisTask implements Task {
+  readonly name = 'csv-analysis';
+
+  async run(ctx: TaskContext): Promise<TaskResult> {
+    const { job, store, signal } = ctx;
+    const reportKey = job.outputs['validation.json'] ?? jobKey(job.jobId, 'validation.json');
+    const validatedKey = job.outputs['validated.csv'] ?? jobKey(job.jobId, 'validated.csv');
+    const validation = await store.getJson(reportKey, ValidationReport, signal);
+    if (!validation) {
+      throw new BadInputError('CSV_NOT_VALIDATED', `${reportKey} is missing, so there is nothing to analyse. Run the job again from the start.`);
+    }
+    const input = await store.getStream({ bucket: store.bucket, key: validatedKey }, signal);
+    const columns = validation.schema.fields.map((f) => ({ name: f.name, type: f.type }));
+    const analysis = await runCsvThread({ mode: 'analyse', columns, tmpDir: ctx.tmpDir }, input, {}, signal);
+    const key = await store.putJson(jobKey(job.jobId, 'analysis.json'), analysis, signal);
+    return { outputs: { 'analysis.json': key } };
+  }
+}

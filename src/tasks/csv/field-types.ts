@@ -1,0 +1,163 @@
+import { z } from 'zod';
+import { BadInputError } from '../../errors.js';
+import type { TableSchemaField } from '../../pipeline/messages.js';
+
+export type FieldType = z.infer<typeof TableSchemaField>['type'];
+type Field = z.infer<typeof TableSchemaField>;
+
+/** A raw cell turned into its normalised text, or the reason it is not of the type. */
+export type Conversion = { ok: true; value: string } | { ok: false; error: string };
+export type Converter = (raw: string) => Conversion;
+
+const integerPattern = /^[+-]?\d+$/;
+const numberPattern = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+const isoDate = /^(\d{4})-(\d{2})-(\d{2})$/;
+const isoDateTime = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})?$/;
+
+const defaultTrue = ['true', 'True', 'TRUE', '1'];
+const defaultFalse = ['false', 'False', 'FALSE', '0'];
+const StringList = z.array(z.string()).optional();
+
+const ok = (value: string): Conversion => ({ ok: true, value });
+const fail = (error: string): Conversion => ({ ok: false, error });
+
+export function convertInteger(raw: string): Conversion {
+  if (!integerPattern.test(raw)) return fail('not an integer');
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n)) return fail('integer beyond ±2^53, which cannot be represented exactly');
+  return ok(String(n));
+}
+
+export function convertNumber(raw: string): Conversion {
+  if (!numberPattern.test(raw)) return fail('not a number');
+  const n = Number(raw);
+  if (!Number.isFinite(n)) return fail('number out of range');
+  return ok(String(n));
+}
+
+function validDay(y: number, m: number, d: number): boolean {
+  if (m < 1 || m > 12 || d < 1) return false;
+  return d <= new Date(Date.UTC(y, m, 0)).getUTCDate();
+}
+
+const pad = (n: number, width = 2) => String(n).padStart(width, '0');
+
+/**
+ * strftime-style formats (Frictionless `format` for date and datetime): %Y %m %d %H %M %S are supported,
+ * anything else in the format is literal text.
+ */
+function compileStrftime(format: string): RegExp {
+  const parts: Record<string, string> = { Y: '(?<Y>\\d{4})', m: '(?<m>\\d{1,2})', d: '(?<d>\\d{1,2})', H: '(?<H>\\d{1,2})', M: '(?<M>\\d{1,2})', S: '(?<S>\\d{1,2})' };
+  let source = '';
+  for (let i = 0; i < format.length; i += 1) {
+    const ch = format[i] ?? '';
+    if (ch === '%' && i + 1 < format.length) {
+      const spec = format[i + 1] ?? '';
+      const part = parts[spec];
+      if (!part) throw new BadInputError('CSV_SCHEMA_INVALID', `Date format ${JSON.stringify(format)} uses %${spec}; supported are %Y %m %d %H %M %S.`);
+      source += part;
+      i += 1;
+    } else {
+      source += ch.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    }
+  }
+  return new RegExp(`^${source}$`);
+}
+
+function dateConverter(format: string | undefined): Converter {
+  const custom = format && format !== 'default' && format !== 'any' ? compileStrftime(format) : undefined;
+  return (raw) => {
+    let y: number, m: number, d: number;
+    if (custom) {
+      const g = custom.exec(raw)?.groups;
+      if (!g) return fail(`not a date in format ${format}`);
+      [y, m, d] = [Number(g.Y), Number(g.m), Number(g.d)];
+    } else {
+      const r = isoDate.exec(raw);
+      if (!r) return fail('not a date (YYYY-MM-DD)');
+      [y, m, d] = [Number(r[1]), Number(r[2]), Number(r[3])];
+    }
+    if (!validDay(y, m, d)) return fail('not a calendar date');
+    return ok(`${pad(y, 4)}-${pad(m)}-${pad(d)}`);
+  };
+}
+
+function datetimeConverter(format: string | undefined): Converter {
+  const custom = format && format !== 'default' && format !== 'any' ? compileStrftime(format) : undefined;
+  return (raw) => {
+    let y: number, mo: number, d: number, h: number, mi: number, s: number;
+    let frac = '';
+    let zone = '';
+    if (custom) {
+      const g = custom.exec(raw)?.groups;
+      if (!g) return fail(`not a datetime in format ${format}`);
+      [y, mo, d, h, mi, s] = [Number(g.Y), Number(g.m), Number(g.d), Number(g.H ?? 0), Number(g.M ?? 0), Number(g.S ?? 0)];
+    } else {
+      const r = isoDateTime.exec(raw);
+      if (!r) return fail('not a datetime (YYYY-MM-DDTHH:MM:SS, optional fraction and zone)');
+      [y, mo, d, h, mi, s] = [1, 2, 3, 4, 5, 6].map((i) => Number(r[i])) as [number, number, number, number, number, number];
+      frac = r[7] ?? '';
+      const z = r[8] ?? '';
+      zone = z === 'Z' || z === '' ? z : `${z.slice(0, 3)}:${z.slice(-2)}`;
+    }
+    if (!validDay(y, mo, d) || h > 23 || mi > 59 || s > 60) return fail('not a valid date and time');
+    return ok(`${pad(y, 4)}-${pad(mo)}-${pad(d)}T${pad(h)}:${pad(mi)}:${pad(s)}${frac}${zone}`);
+  };
+}
+
+function booleanConverter(field: Field): Converter {
+  const trues = new Set(StringList.parse(field['trueValues']) ?? defaultTrue);
+  const falses = new Set(StringList.parse(field['falseValues']) ?? defaultFalse);
+  return (raw) => (trues.has(raw) ? ok('true') : falses.has(raw) ? ok('false') : fail('not a boolean'));
+}
+
+/** The converter for a schema field's type and format. */
+export function converterFor(field: Field): Converter {
+  switch (field.type) {
+    case 'integer':
+      return convertInteger;
+    case 'number':
+      return convertNumber;
+    case 'boolean':
+      return booleanConverter(field);
+    case 'date':
+      return dateConverter(field.format);
+    case 'datetime':
+      return datetimeConverter(field.format);
+    case 'string':
+      return ok;
+  }
+}
+
+/** Types a column can be inferred as, most specific first; a column matching none is a string. */
+const inferable: readonly { type: FieldType; convert: Converter }[] = [
+  { type: 'integer', convert: convertInteger },
+  { type: 'number', convert: convertNumber },
+  { type: 'boolean', convert: booleanConverter({ name: 'inferred', type: 'boolean' }) },
+  { type: 'date', convert: dateConverter(undefined) },
+  { type: 'datetime', convert: datetimeConverter(undefined) },
+];
+
+/**
+ * Infers one column's type over the whole file: every non-missing value narrows the set of types still
+ * possible, so a column costs nothing once it is known to be text.
+ */
+export class TypeInference {
+  private possible = (1 << inferable.length) - 1;
+  private seen = false;
+
+  observe(raw: string): void {
+    if (this.possible === 0) return;
+    this.seen = true;
+    for (let i = 0; i < inferable.length; i += 1) {
+      const bit = 1 << i;
+      if (this.possible & bit && !inferable[i]!.convert(raw).ok) this.possible &= ~bit;
+    }
+  }
+
+  get type(): FieldType {
+    if (!this.seen) return 'string';
+    const i = inferable.findIndex((_, j) => this.possible & (1 << j));
+    return i < 0 ? 'string' : inferable[i]!.type;
+  }
+}

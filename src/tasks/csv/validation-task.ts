@@ -1,0 +1,64 @@
+import { PassThrough } from 'node:stream';
+import { BadInputError } from '../../errors.js';
+import { jobKey } from '../../storage/object-store.js';
+import type { Task, TaskContext, TaskResult } from '../task.js';
+import type { ValidationReport } from './reports.js';
+import { loadSchema } from './schema-source.js';
+import { readCsvHead, sniffCsv } from './sniff.js';
+import { runCsvThread } from './thread-host.js';
+
+/**
+ * Validation: streams the input from S3 through a parsing thread into validated.csv and rejects.jsonl
+ * (multipart uploads, concurrently), then writes validation.json. Over `maxErrorRate` the job fails with
+ * CSV_ERROR_RATE_EXCEEDED, after all three outputs are written so a person can see why.
+ */
+export class CsvValidationTask implements Task {
+  readonly name = 'csv-validation';
+
+  async run(ctx: TaskContext): Promise<TaskResult> {
+    const { job, store, signal } = ctx;
+    const format = sniffCsv(await readCsvHead(store, job.input, signal));
+    const schema = await loadSchema(job, store, signal);
+    const keys = { validated: jobKey(job.jobId, 'validated.csv'), rejects: jobKey(job.jobId, 'rejects.jsonl'), report: jobKey(job.jobId, 'validation.json') };
+    const validated = new PassThrough({ highWaterMark: 1 << 20 });
+    const rejects = new PassThrough({ highWaterMark: 1 << 20 });
+    const uploads = Promise.all([
+      store.upload(keys.validated, validated, 'text/csv; charset=utf-8', signal),
+      store.upload(keys.rejects, rejects, 'application/x-ndjson', signal),
+    ]);
+    let counts;
+    try {
+      const input = await store.getStream(job.input, signal);
+      counts = await runCsvThread({ mode: 'validate', format, schema: schema.schema }, input, { 'validated.csv': validated, 'rejects.jsonl': rejects }, signal);
+    } catch (err) {
+      validated.destroy();
+      rejects.destroy();
+      await uploads.catch(() => undefined);
+      throw err;
+    }
+    validated.end();
+    rejects.end();
+    await uploads;
+
+    const maxErrorRate = job.csv?.maxErrorRate ?? 0.05;
+    const errorRate = counts.rowsRejected / counts.rowsRead;
+    const report: ValidationReport = {
+      input: job.input,
+      format: { gzip: format.gzip, encoding: format.encoding, delimiter: format.delimiter },
+      ...counts,
+      errorRate,
+      maxErrorRate,
+      schemaSource: schema.source,
+      ...(schema.key ? { schemaKey: schema.key } : {}),
+    };
+    await store.putJson(keys.report, report, signal);
+    ctx.logger.info({ rowsRead: counts.rowsRead, rowsRejected: counts.rowsRejected, errorRate }, 'CSV validated');
+    if (errorRate > maxErrorRate) {
+      throw new BadInputError(
+        'CSV_ERROR_RATE_EXCEEDED',
+        `${counts.rowsRejected} of ${counts.rowsRead} rows (${(errorRate * 100).toFixed(2)}%) were rejected, more than the allowed ${(maxErrorRate * 100).toFixed(2)}%. See ${keys.rejects} for each row and reason, fix the file or the schema, or raise csv.maxErrorRate.`,
+      );
+    }
+    return { outputs: { 'validated.csv': keys.validated, 'rejects.jsonl': keys.rejects, 'validation.json': keys.report } };
+  }
+}

@@ -1,0 +1,63 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { pino } from 'pino';
+import { createAwsClients } from '../../src/config/aws.js';
+import { startEmulator, type Emulator } from '../../src/local/emulator.js';
+import { JobMessage, type CsvOptions } from '../../src/pipeline/messages.js';
+import type { StageName } from '../../src/pipeline/messages.js';
+import { jobKey, ObjectStore } from '../../src/storage/object-store.js';
+import type { Task, TaskContext } from '../../src/tasks/task.js';
+
+/** fauxqs over real HTTP and an ObjectStore on its bucket. */
+export interface CsvStack {
+  emulator: Emulator;
+  store: ObjectStore;
+  put(key: string, body: Buffer | string): Promise<void>;
+  text(key: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function startCsvStack(): Promise<CsvStack> {
+  const emulator = await startEmulator();
+  for (const [k, v] of Object.entries(emulator.env)) if (k.startsWith('AWS_')) process.env[k] = v;
+  const { s3 } = createAwsClients({ AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: emulator.endpoint });
+  const store = new ObjectStore(s3, emulator.bucket);
+  return {
+    emulator,
+    store,
+    put: async (key, body) => void (await s3.send(new PutObjectCommand({ Bucket: emulator.bucket, Key: key, Body: body }))),
+    text: async (key) => (await (await s3.send(new GetObjectCommand({ Bucket: emulator.bucket, Key: key }))).Body?.transformToString('utf8')) ?? '',
+    stop: () => emulator.stop(),
+  };
+}
+
+let jobs = 0;
+
+/** A job for an uploaded CSV; its id is unique per call so tests never share outputs. */
+export function csvJob(stack: CsvStack, key: string, csv: Partial<CsvOptions> = {}): JobMessage {
+  jobs += 1;
+  return JobMessage.parse({ jobId: `csv-${process.pid}-${jobs}`, kind: 'csv', input: { bucket: stack.emulator.bucket, key }, csv });
+}
+
+/** Runs a task the way the stage runner does: a silent logger, a private temp dir, an abort signal. */
+export async function runTask<T>(stack: CsvStack, task: Task, job: JobMessage, stage: StageName, signal = new AbortController().signal): Promise<Record<string, string>> {
+  const tmpDir = await mkdtemp(join(tmpdir(), 'csv-test-'));
+  const ctx: TaskContext = {
+    job,
+    stage,
+    store: stack.store,
+    logger: pino({ level: 'silent' }),
+    signal,
+    tmpDir,
+    inputFile: () => Promise.reject(new Error('CSV tasks stream their input')),
+  };
+  try {
+    return (await task.run(ctx)).outputs;
+  } finally {
+    await rm(tmpDir, { recursive: true, force: true });
+  }
+}
+
+export const outputKey = (job: JobMessage, name: string) => jobKey(job.jobId, name);
