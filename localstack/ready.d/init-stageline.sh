@@ -32,7 +32,13 @@ STAGES=(ingestion validation analysis)
 # AWS_ENDPOINT_URL, and emulator queue URLs name hosts (sqs.us-east-1.localhost) that may not resolve.
 if [[ -n "${AWS_ENDPOINT_URL:-}" ]]; then
   export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
-  awsc() { aws --endpoint-url "$AWS_ENDPOINT_URL" "$@"; }
+  unset AWS_PROFILE
+  # Path-style S3: an emulator named by host (http://fauxqs:4566) has no bucket subdomains, and not every
+  # CLI version switches to path style for a custom endpoint by itself.
+  s3_config="$(mktemp)"
+  trap 'rm -f "$s3_config"' EXIT
+  printf '[default]\ns3 =\n  addressing_style = path\n' >"$s3_config"
+  awsc() { AWS_CONFIG_FILE="$s3_config" aws --endpoint-url "$AWS_ENDPOINT_URL" "$@"; }
 elif command -v awslocal >/dev/null 2>&1; then
   awsc() { awslocal "$@"; }
 else

@@ -110,8 +110,9 @@ describe('localstack/ready.d/init-stageline.sh against fauxqs with the AWS CLI',
     assert.match(config.SQS_EVENTS_QUEUE_URL ?? '', /\/stageline-events$/);
   });
 
-  it('takes the bucket and queue prefix from the environment', async () => {
-    await runInit(fauxqs.address, { S3_NOTIFICATION_OPTIONAL: 'true', S3_BUCKET: 'media-in', QUEUE_PREFIX: 'media', MAX_RECEIVE_COUNT: '3' });
+  it('takes the bucket and queue prefix from the environment, with the endpoint named by host', async () => {
+    // A host name rather than an IP, as in compose (http://fauxqs:4566): S3 calls must stay path-style.
+    await runInit(fauxqs.address.replace('127.0.0.1', 'localhost'), { S3_NOTIFICATION_OPTIONAL: 'true', S3_BUCKET: 'media-in', QUEUE_PREFIX: 'media', MAX_RECEIVE_COUNT: '3' });
     const { sqs, s3 } = clients(fauxqs.address);
     await s3.send(new HeadBucketCommand({ Bucket: 'media-in' }));
     const created = await queueFacts(sqs);
