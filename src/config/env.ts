@@ -35,6 +35,8 @@ export const EnvSchema = z.object({
   SENTRY_DSN: optionalUrl,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   FFMPEG_PATH: z.string().min(1).optional(),
+  // Set by ECS on every task: where scale-in protection is requested while jobs are in flight.
+  ECS_AGENT_URI: optionalUrl,
   FFPROBE_PATH: z.string().min(1).optional(),
 });
 export type Config = z.infer<typeof EnvSchema>;

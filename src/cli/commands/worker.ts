@@ -1,18 +1,31 @@
 import type { Logger } from 'pino';
 import { createAwsClients } from '../../config/aws.js';
 import type { Config } from '../../config/env.js';
+import { TaskProtection } from '../../daemon/task-protection.js';
 import { startWorker, type Worker, type WorkerOptions } from '../../daemon/worker.js';
+import { captureJobError, createSentryInstrumentation, flushSentry, initSentry } from '../../observability/sentry.js';
 
 /**
  * The daemon: runs until SIGTERM or SIGINT, then drains and exits 0. A second signal exits at once
- * (the messages still in flight come back after their visibility timeout).
+ * (the messages still in flight come back after their visibility timeout). Sentry and ECS scale-in
+ * protection are switched on by their variables.
  */
 export async function runWorker(
   config: Config,
   logger: Logger,
   options: { onStopped?: () => Promise<void>; worker?: Partial<WorkerOptions> } = {},
 ): Promise<Worker> {
-  const worker = await startWorker({ config, clients: createAwsClients(config), logger, ...options.worker });
+  if (config.SENTRY_DSN) initSentry(config.SENTRY_DSN);
+  // Long transcodes must survive a scale-in; a crashed process's protection lapses on its own after this.
+  const protection = new TaskProtection({ agentUri: config.ECS_AGENT_URI, logger: logger.child({ component: 'task-protection' }), expiresInMinutes: 60 });
+  const worker = await startWorker({
+    config,
+    clients: createAwsClients(config),
+    logger,
+    onInFlightChanged: (n) => protection.setInFlight(n),
+    ...(config.SENTRY_DSN ? { instrumentation: createSentryInstrumentation(), reportError: (err, tags) => void captureJobError(err, tags) } : {}),
+    ...options.worker,
+  });
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (signalled) {
@@ -23,9 +36,14 @@ export async function runWorker(
     logger.info({ signal }, 'shutting down');
     void worker
       .stop()
+      .then(() => protection.close())
       .then(() => options.onStopped?.())
-      .then(() => logger.flush())
-      .finally(() => process.exit(0));
+      .then(() => flushSentry(2000))
+      .catch((err: unknown) => logger.error({ err: err instanceof Error ? err.message : String(err) }, 'error during shutdown'))
+      .finally(() => {
+        logger.flush();
+        process.exit(0);
+      });
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
