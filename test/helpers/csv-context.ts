@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { pino } from 'pino';
 import { createAwsClients } from '../../src/config/aws.js';
@@ -27,7 +28,11 @@ export async function startCsvStack(): Promise<CsvStack> {
   return {
     emulator,
     store,
-    put: async (key, body) => void (await s3.send(new PutObjectCommand({ Bucket: emulator.bucket, Key: key, Body: body }))),
+    // Large bodies go multipart, as real uploads of big files do (fauxqs refuses very large single PUTs).
+    put: async (key, body) => {
+      if (body.length > 5 * 1024 * 1024) await store.upload(key, Readable.from([Buffer.from(body)]), 'application/octet-stream');
+      else await s3.send(new PutObjectCommand({ Bucket: emulator.bucket, Key: key, Body: body }));
+    },
     text: async (key) => (await (await s3.send(new GetObjectCommand({ Bucket: emulator.bucket, Key: key }))).Body?.transformToString('utf8')) ?? '',
     stop: () => emulator.stop(),
   };

@@ -1,5 +1,5 @@
 import { PassThrough } from 'node:stream';
-import { BadInputError } from '../../errors.js';
+import { AbortedError, BadInputError } from '../../errors.js';
 import { jobKey } from '../../storage/object-store.js';
 import type { Task, TaskContext, TaskResult } from '../task.js';
 import type { ValidationReport } from './reports.js';
@@ -26,6 +26,8 @@ export class CsvValidationTask implements Task {
       store.upload(keys.validated, validated, 'text/csv; charset=utf-8', signal),
       store.upload(keys.rejects, rejects, 'application/x-ndjson', signal),
     ]);
+    // Awaited below; an upload may fail (abort) while the thread still runs, which is not unhandled.
+    uploads.catch(() => undefined);
     let counts;
     try {
       const input = await store.getStream(job.input, signal);
@@ -34,7 +36,8 @@ export class CsvValidationTask implements Task {
       validated.destroy();
       rejects.destroy();
       await uploads.catch(() => undefined);
-      throw err;
+      // On abort the uploads, the S3 read and the thread all fail at once: report the abort, not whichever came first.
+      throw signal.aborted ? new AbortedError('CSV validation aborted', { cause: err }) : err;
     }
     validated.end();
     rejects.end();
