@@ -83,14 +83,17 @@ export class TaskProtection {
     }
   }
 
-  /** Stops renewing and releases protection if held (the process is going away). */
-  async close(): Promise<void> {
+  /**
+   * Stops renewing and releases protection if held (the process is going away). The release gets at most
+   * `timeoutMs`, as it runs inside ECS's stop timeout after the drain.
+   */
+  async close(timeoutMs = 2000): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.clearTimers();
     await this.syncing;
     this.clearTimers(); // a request that failed meanwhile may have scheduled a retry
-    if (this.enabled && (await this.put(false))) this.enabled = false;
+    if (this.enabled && (await this.put(false, Math.min(timeoutMs, this.requestTimeoutMs)))) this.enabled = false;
   }
 
   private clearTimers(): void {
@@ -126,7 +129,7 @@ export class TaskProtection {
   }
 
   /** One PUT to the agent; true when it confirmed the requested state. */
-  private async put(enabled: boolean): Promise<boolean> {
+  private async put(enabled: boolean, timeoutMs = this.requestTimeoutMs): Promise<boolean> {
     if (!this.url) return false;
     const body = enabled ? { ProtectionEnabled: true, ExpiresInMinutes: this.expiresInMinutes } : { ProtectionEnabled: false };
     try {
@@ -134,7 +137,7 @@ export class TaskProtection {
         method: 'PUT',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(body),
-        signal: AbortSignal.timeout(this.requestTimeoutMs),
+        signal: AbortSignal.timeout(timeoutMs),
       });
       const text = await res.text();
       const parsed = AgentResponse.safeParse(safeJson(text));
