@@ -36,9 +36,9 @@ export async function runWorker(
     logger.info({ signal }, 'shutting down');
     void worker
       .stop()
-      .then(() => protection.close())
+      // Both are bounded to 2 s and independent: in parallel they stay inside ECS's stop timeout.
+      .then(() => Promise.all([protection.close(), flushSentry(2000)]))
       .then(() => options.onStopped?.())
-      .then(() => flushSentry(2000))
       .catch((err: unknown) => logger.error({ err: err instanceof Error ? err.message : String(err) }, 'error during shutdown'))
       .finally(() => {
         logger.flush();
