@@ -1,0 +1,67 @@
+/**
+ * One bench run per process (so peak RSS is that run's own): `bare` is csv-parse streaming arrays with
+ * no per-row work; `stageline` is the validation and analysis code the tasks use (parsing thread, same
+ * protocol, local file streams instead of S3), with the main thread's event-loop delay measured.
+ */
+import { closeSync, createReadStream, createWriteStream, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { finished, pipeline } from 'node:stream/promises';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { parse } from 'csv-parse';
+import { csvLimits } from '../src/tasks/csv/limits.js';
+import { sniffCsv } from '../src/tasks/csv/sniff.js';
+import { runCsvThread } from '../src/tasks/csv/thread-host.js';
+import type { TableSchema } from '../src/pipeline/messages.js';
+
+export interface RunResult {
+  seconds: number;
+  maxRssKb: number;
+  eventLoopP99Ms?: number;
+  eventLoopMaxMs?: number;
+  rows?: number;
+  rejected?: number;
+}
+
+export async function bare(file: string): Promise<RunResult> {
+  const start = performance.now();
+  let rows = 0;
+  const parser = parse({ relax_column_count: true, skip_records_with_error: true });
+  parser.on('data', () => (rows += 1));
+  await pipeline(createReadStream(file), parser);
+  return { seconds: (performance.now() - start) / 1000, maxRssKb: process.resourceUsage().maxRSS, rows };
+}
+
+export async function stageline(file: string, schema: TableSchema, dir: string): Promise<RunResult> {
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
+  const start = performance.now();
+  const headBytes = Buffer.alloc(csvLimits.headBytes);
+  const fd = openSync(file, 'r');
+  const got = readSync(fd, headBytes, 0, headBytes.length, 0);
+  closeSync(fd);
+  const format = sniffCsv({ bytes: headBytes.subarray(0, got), gzip: false, complete: got < headBytes.length });
+  const signal = new AbortController().signal;
+  const validatedPath = join(dir, 'validated.csv');
+  const validated = createWriteStream(validatedPath);
+  const rejects = createWriteStream(join(dir, 'rejects.jsonl'));
+  const counts = await runCsvThread({ mode: 'validate', format, schema }, createReadStream(file), { 'validated.csv': validated, 'rejects.jsonl': rejects }, signal);
+  validated.end();
+  rejects.end();
+  await Promise.all([finished(validated), finished(rejects)]);
+  const columns = counts.schema.fields.map((f) => ({ name: f.name, type: f.type }));
+  const report = await runCsvThread({ mode: 'analyse', columns, tmpDir: dir }, createReadStream(validatedPath), {}, signal);
+  const seconds = (performance.now() - start) / 1000;
+  delay.disable();
+  if (report.rows !== counts.rowsValid) throw new Error('analysis and validation disagree on the row count');
+  return {
+    seconds,
+    maxRssKb: process.resourceUsage().maxRSS,
+    eventLoopP99Ms: delay.percentile(99) / 1e6,
+    eventLoopMaxMs: delay.max / 1e6,
+    rows: counts.rowsRead,
+    rejected: counts.rowsRejected,
+  };
+}
+
+export const readSchema = (path: string): TableSchema => JSON.parse(readFileSync(path, 'utf8')) as TableSchema;
+export const fileMb = (file: string) => statSync(file).size / 1e6;
