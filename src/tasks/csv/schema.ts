@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { BadInputError } from '../../errors.js';
 import type { TableSchema } from '../../pipeline/messages.js';
-import { converterFor, convertInteger, convertNumber, type Conversion, type FieldType } from './field-types.js';
+import { converterFor, type Conversion, type FieldType } from './field-types.js';
 
 type Field = TableSchema['fields'][number];
 
@@ -129,8 +129,3 @@ export function firstIssue(error: z.ZodError, header: readonly string[], cells: 
 /** Numeric field types carry mean, std and quantiles in the analysis. */
 export const isNumericType = (type: FieldType) => type === 'integer' || type === 'number';
 
-/** The numeric value of a normalised cell (the analysis reads only values validation wrote). */
-export function numericValue(type: FieldType, text: string): number {
-  const converted = type === 'integer' ? convertInteger(text) : convertNumber(text);
-  return converted.ok ? Number(converted.value) : Number.NaN;
-}
