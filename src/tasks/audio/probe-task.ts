@@ -1,0 +1,68 @@
+import { BadInputError } from '../../errors.js';
+import type { Task, TaskContext, TaskResult } from '../task.js';
+import { openAudioInput, type AudioSource } from './audio-input.js';
+import { FfmpegExitError } from './ffmpeg.js';
+import { firstAudioTrack, uploadRun } from './ffmpeg-args.js';
+import type { AudioToolkit } from './toolkit.js';
+import { wavIsTruncated } from './wav-header.js';
+
+/** Decoder errors tolerated in a file that otherwise decodes to its full length (a glitch, a bad tag). */
+const toleratedDecodeErrors = 10;
+
+const truncated = () =>
+  new BadInputError('AUDIO_TRUNCATED', 'The audio file ends early: it is shorter than its own header says, so the upload or the export was cut off. Upload the complete file again.');
+
+/**
+ * Validation: the upload is probed under the input restrictions and then decoded once in full, so a
+ * file that only starts like audio (random bytes behind a valid header, a cut-off file) fails here
+ * with a code instead of half-way through analysis.
+ */
+export class AudioProbeTask implements Task {
+  readonly name = 'audio-probe';
+
+  constructor(private readonly kit: AudioToolkit) {}
+
+  async run(ctx: TaskContext): Promise<TaskResult> {
+    const source = await openAudioInput(ctx, this.kit);
+    if (source.info.formatName === 'wav' && (await wavIsTruncated(source.path))) throw truncated();
+    const decoded = await this.decode(ctx, source);
+    const declared = source.info.durationSeconds;
+    const short = declared - decoded.seconds > Math.max(0.5, declared * 0.02);
+    if (decoded.seconds <= 0) {
+      throw new BadInputError('AUDIO_CORRUPT', 'No audio could be decoded from the file: it appears to be damaged or is not really audio. Export it again and upload the new file.');
+    }
+    if (short && (!source.info.durationEstimated || decoded.errors > 0)) throw truncated();
+    if (decoded.errors > toleratedDecodeErrors) {
+      throw new BadInputError('AUDIO_CORRUPT', `The audio has ${decoded.errors} damaged passages that cannot be decoded. Export it again from the source and upload the new file.`);
+    }
+    ctx.logger.debug({ info: source.info, decoded }, 'audio accepted');
+    return { outputs: {} };
+  }
+
+  /** Decodes to nothing, counting decoder errors and reading the decoded length from the final stats line. */
+  private async decode(ctx: TaskContext, source: AudioSource): Promise<{ seconds: number; errors: number }> {
+    let seconds = 0;
+    let errors = 0;
+    try {
+      await this.kit.ffmpeg.run({
+        what: 'decode check',
+        ...uploadRun(source, this.kit.limits, 'error'),
+        outputArgs: ['-stats', ...firstAudioTrack(this.kit.limits), '-f', 'null'],
+        output: '-',
+        signal: ctx.signal,
+        onStderrLine: (line) => {
+          const time = /time=\s*(\d+):(\d\d):(\d\d(?:\.\d+)?)/.exec(line);
+          if (time) seconds = Number(time[1]) * 3600 + Number(time[2]) * 60 + Number(time[3]);
+          else if (/Last message repeated (\d+) times/.test(line)) errors += Number(/(\d+) times/.exec(line)?.[1]);
+          else if (line.trim()) errors += 1;
+        },
+      });
+    } catch (err) {
+      if (err instanceof FfmpegExitError) {
+        throw new BadInputError('AUDIO_CORRUPT', 'The audio could not be decoded: the file appears to be damaged. Export it again from the source and upload the new file.', { cause: err });
+      }
+      throw err;
+    }
+    return { seconds, errors };
+  }
+}

@@ -1,0 +1,105 @@
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { defaultRenditions } from '../../pipeline/messages.js';
+import { jobKey } from '../../storage/object-store.js';
+import type { Task, TaskContext, TaskResult } from '../task.js';
+import { openAudioInput, type AudioSource } from './audio-input.js';
+import { firstAudioTrack, uploadRun } from './ffmpeg-args.js';
+import { asTaskError } from './failures.js';
+import { formatArgs, renditions, type Rendition } from './renditions.js';
+import type { AudioToolkit } from './toolkit.js';
+
+/** Encoders are single-threaded: this many run at once, beside the stage's other tasks. */
+const parallelEncodes = Math.max(1, availableParallelism());
+
+/**
+ * Analysis: the job's renditions (contract section 3), each one ffmpeg process writing into this task's
+ * temp dir, then uploaded (multipart, streamed from disk) under audio/. The encodes run in parallel; the
+ * first failure stops the others.
+ */
+export class TranscodeTask implements Task {
+  readonly name = 'audio-transcode';
+
+  constructor(private readonly kit: AudioToolkit) {}
+
+  async run(ctx: TaskContext): Promise<TaskResult> {
+    const source = await openAudioInput(ctx, this.kit);
+    const wanted = [...new Set(ctx.job.audio?.renditions ?? defaultRenditions)].map((name) => renditions[name]);
+    const stop = new AbortController();
+    const onAbort = () => stop.abort(ctx.signal.reason);
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    const outputs: Record<string, string> = {};
+    await inParallel(wanted, parallelEncodes, async (rendition) => {
+      const produced = await this.produce(ctx, source, rendition, stop.signal).catch((err: unknown) => {
+        stop.abort(err);
+        throw err;
+      });
+      Object.assign(outputs, produced);
+    }).finally(() => ctx.signal.removeEventListener('abort', onAbort));
+    return { outputs };
+  }
+
+  /** Encodes one rendition and uploads it; its temp files are gone when this returns, on every path. */
+  async produce(ctx: TaskContext, source: AudioSource, rendition: Rendition, signal: AbortSignal): Promise<Record<string, string>> {
+    const dir = join(ctx.tmpDir, rendition.name);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    try {
+      const hls = rendition.output.kind === 'hls';
+      const target = join(dir, rendition.output.kind === 'file' ? rendition.output.file : 'index.m3u8');
+      await this.kit.ffmpeg
+        .run({
+          what: `transcode ${rendition.name}`,
+          ...uploadRun(source, this.kit.limits, 'error'),
+          outputArgs: [
+            ...firstAudioTrack(this.kit.limits),
+            ...formatArgs(rendition, source.info.sampleRate, source.info.channels),
+            ...rendition.args,
+            ...(hls ? ['-hls_segment_filename', join(dir, 'segment-%05d.ts')] : []),
+          ],
+          output: target,
+          signal,
+        })
+        .catch((err: unknown) => Promise.reject(asTaskError(err)));
+      if (rendition.output.kind === 'file') {
+        const name = `audio/${rendition.output.file}`;
+        return { [name]: await ctx.store.upload(jobKey(ctx.job.jobId, name), createReadStream(target), rendition.output.contentType, signal) };
+      }
+      return await this.uploadHls(ctx, dir, `audio/${rendition.output.dir}`, signal);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** Segments first, the playlist last: a reader never finds a playlist naming a segment not yet there. */
+  private async uploadHls(ctx: TaskContext, dir: string, prefix: string, signal: AbortSignal): Promise<Record<string, string>> {
+    const segments = (await readdir(dir)).filter((f) => f.endsWith('.ts')).sort();
+    const outputs: Record<string, string> = {};
+    await inParallel(segments, 4, async (file) => {
+      const name = `${prefix}/${file}`;
+      outputs[name] = await ctx.store.upload(jobKey(ctx.job.jobId, name), createReadStream(join(dir, file)), 'video/mp2t', signal);
+    });
+    const playlist = `${prefix}/index.m3u8`;
+    outputs[playlist] = await ctx.store.upload(jobKey(ctx.job.jobId, playlist), createReadStream(join(dir, 'index.m3u8')), 'application/vnd.apple.mpegurl', signal);
+    return outputs;
+  }
+}
+
+/**
+ * Runs `work` over the items, at most `limit` at a time, and waits for every started one to settle
+ * (so no ffmpeg is still writing into a directory that is about to be removed); rejects with the first error.
+ */
+async function inParallel<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  const queue = [...items];
+  let failure: { error: unknown } | undefined;
+  const lane = async () => {
+    for (let item = queue.shift(); item !== undefined && !failure; item = queue.shift()) {
+      await work(item).catch((error: unknown) => {
+        failure ??= { error };
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  if (failure) throw failure.error;
+}
