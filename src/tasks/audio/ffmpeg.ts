@@ -44,6 +44,11 @@ export class FfmpegExitError extends Error {
 }
 
 const tailLines = 20;
+
+/** fluent's internal binary lookup, overridden per command (see FluentFfmpegRunner). */
+interface PathLookup {
+  _getFfmpegPath(callback: (err: Error | null, path: string) => void): void;
+}
 const progressLine = /^\s*(size|frame)=/;
 
 /** Keeps the last lines of stderr (bounded, whatever ffmpeg prints) without the progress lines. */
@@ -75,7 +80,9 @@ export interface FluentRunnerOptions {
  *   would crash the daemon: that handler is replaced by one that rejects this run;
  * - it kills ffmpeg 20 ms after a piped output stream emits 'close', even on success: stdout goes to a
  *   PassThrough that never emits 'close', and on to the caller's stream with `pipeline`;
- * - an array of options is split at a single space: options are passed as separate arguments.
+ * - an array of options is split at a single space: options are passed as separate arguments;
+ * - `setFfmpegPath` writes a process-wide cache that every command reads when it spawns, so two runners
+ *   with different binaries would race: each command is pinned to this runner's binary instead.
  */
 export class FluentFfmpegRunner implements FfmpegRunner {
   private readonly killGraceMs: number;
@@ -85,7 +92,9 @@ export class FluentFfmpegRunner implements FfmpegRunner {
   }
 
   run(spec: FfmpegRun): Promise<void> {
-    const command = ffmpeg({ stdoutLines: tailLines }).setFfmpegPath(this.options.ffmpegPath);
+    const command = ffmpeg({ stdoutLines: tailLines });
+    const ffmpegPath = this.options.ffmpegPath;
+    (command as unknown as PathLookup)._getFfmpegPath = (callback) => callback(null, ffmpegPath);
     const sink = typeof spec.output === 'string' ? undefined : new PassThrough({ emitClose: false });
     command.input(spec.input);
     if (spec.inputArgs.length > 0) command.inputOptions(...unsplittable(spec.inputArgs));

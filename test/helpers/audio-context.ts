@@ -1,0 +1,112 @@
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { extname, join } from 'node:path';
+import { Readable } from 'node:stream';
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { pino } from 'pino';
+import { createAwsClients } from '../../src/config/aws.js';
+import { startEmulator, type Emulator } from '../../src/local/emulator.js';
+import { JobMessage, type RenditionName, type StageName } from '../../src/pipeline/messages.js';
+import { ObjectStore } from '../../src/storage/object-store.js';
+import type { Task, TaskContext } from '../../src/tasks/task.js';
+
+/** fauxqs over real HTTP with an ObjectStore on its bucket. */
+export interface AudioStack {
+  readonly emulator: Emulator;
+  readonly store: ObjectStore;
+  /** Uploads a local file (streamed, multipart when large) or bytes. */
+  put(key: string, body: string | Buffer, opts?: { fromFile?: boolean }): Promise<void>;
+  bytes(key: string): Promise<Buffer>;
+  /** Every key under the job's prefix. */
+  keys(jobId: string): Promise<string[]>;
+  stop(): Promise<void>;
+}
+
+export async function startAudioStack(): Promise<AudioStack> {
+  const emulator = await startEmulator();
+  for (const [k, v] of Object.entries(emulator.env)) if (k.startsWith('AWS_')) process.env[k] = v;
+  const { s3 } = createAwsClients({ AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: emulator.endpoint });
+  const store = new ObjectStore(s3, emulator.bucket);
+  return {
+    emulator,
+    store,
+    put: async (key, body, opts = {}) => {
+      const bytes = opts.fromFile ? await readFile(body) : Buffer.from(body);
+      await store.upload(key, bytes.length > 5 * 1024 * 1024 ? Readable.from([bytes]) : bytes, 'application/octet-stream');
+    },
+    bytes: async (key) => {
+      const res = await s3.send(new GetObjectCommand({ Bucket: emulator.bucket, Key: key }));
+      return Buffer.from((await res.Body?.transformToByteArray()) ?? []);
+    },
+    keys: async (jobId) => {
+      const res = await s3.send(new ListObjectsV2Command({ Bucket: emulator.bucket, Prefix: `jobs/${jobId}/` }));
+      return (res.Contents ?? []).map((o) => o.Key ?? '').sort();
+    },
+    stop: () => emulator.stop(),
+  };
+}
+
+let jobs = 0;
+
+/** An audio job for an uploaded key; the id is unique per call so tests never share outputs. */
+export function audioJob(stack: AudioStack, key: string, renditions?: RenditionName[]): JobMessage {
+  jobs += 1;
+  return JobMessage.parse({
+    jobId: `audio-${process.pid}-${jobs}`,
+    kind: 'audio',
+    input: { bucket: stack.emulator.bucket, key },
+    audio: renditions ? { renditions } : {},
+  });
+}
+
+export interface TaskRun {
+  readonly outputs: Record<string, string>;
+  /** What was left in the task's temp dir when it returned or threw (should be nothing). */
+  readonly leftovers: string[];
+}
+
+/**
+ * Runs a task as the stage runner does: a silent logger, a private temp dir, an abort signal, and an
+ * inputFile() that downloads the input once. Rejects with the task's error; `leftovers` is checked by
+ * the caller through `onSettled` so that failing runs are checked too.
+ */
+export async function runAudioTask(
+  stack: AudioStack,
+  task: Task,
+  job: JobMessage,
+  stage: StageName,
+  options: { signal?: AbortSignal; onSettled?: (leftovers: string[]) => void } = {},
+): Promise<TaskRun> {
+  const dir = await mkdtemp(join(tmpdir(), 'audio-test-'));
+  const taskDir = join(dir, 'task');
+  await mkdir(taskDir);
+  let input: Promise<string> | undefined;
+  const ctx: TaskContext = {
+    job,
+    stage,
+    store: stack.store,
+    logger: pino({ level: 'silent' }),
+    signal: options.signal ?? new AbortController().signal,
+    tmpDir: taskDir,
+    inputFile: () => {
+      input ??= (async () => {
+        const path = join(dir, `input${extname(job.input.key).toLowerCase()}`);
+        await stack.store.downloadToFile(job.input, path, options.signal);
+        return path;
+      })();
+      return input;
+    },
+  };
+  let leftovers: string[] = [];
+  try {
+    const { outputs } = await task.run(ctx);
+    leftovers = await readdir(taskDir);
+    return { outputs, leftovers };
+  } catch (err) {
+    leftovers = await readdir(taskDir);
+    throw err;
+  } finally {
+    options.onSettled?.(leftovers);
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,53 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { z } from 'zod';
+import { resolveFfmpegBinaries } from '../../src/tasks/audio/ffmpeg-binaries.js';
+
+const run = promisify(execFile);
+export const binaries = resolveFfmpegBinaries(process.env);
+
+/** Runs ffmpeg with lavfi sources (or any arguments) to make test media; returns the output path. */
+export async function ffmpegMake(dir: string, name: string, args: string[]): Promise<string> {
+  const out = join(dir, name);
+  await run(binaries.ffmpeg, ['-nostdin', '-hide_banner', '-loglevel', 'error', ...args, '-y', out]);
+  return out;
+}
+
+/**
+ * Stereo: 220 Hz left, 330 Hz right, at 0.8 of the sine source's level, with silence from 3.5 s to 4.5 s
+ * (the same shape as the demo's sample).
+ */
+export function chordWithGap(dir: string, name: string, seconds = 8, codecArgs: string[] = ['-c:a', 'pcm_s16le']): Promise<string> {
+  return ffmpegMake(dir, name, [
+    '-f', 'lavfi', '-i', `sine=frequency=220:duration=${seconds}:sample_rate=44100`,
+    '-f', 'lavfi', '-i', `sine=frequency=330:duration=${seconds}:sample_rate=44100`,
+    '-filter_complex', "[0][1]join=inputs=2:channel_layout=stereo,volume='if(between(t,3.5,4.5),0,0.8)':eval=frame",
+    ...codecArgs,
+  ]);
+}
+
+/** Speech from espeak-ng (mono, 22.05 kHz WAV). */
+export async function speech(dir: string, name: string, text: string): Promise<string> {
+  const out = join(dir, name);
+  await run('espeak-ng', ['-w', out, text]);
+  return out;
+}
+
+const Probe = z.looseObject({
+  format: z.looseObject({ format_name: z.string(), duration: z.coerce.number().optional() }),
+  streams: z.array(z.looseObject({ codec_type: z.string(), codec_name: z.string(), sample_rate: z.coerce.number().optional(), channels: z.number().optional(), duration: z.coerce.number().optional() })),
+});
+
+/** ffprobe as an independent check of an output file. */
+export async function probe(path: string): Promise<z.infer<typeof Probe>> {
+  const { stdout } = await run(binaries.ffprobe, ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', path]);
+  return Probe.parse(JSON.parse(stdout));
+}
+
+/** Exact decoded length in seconds (ffmpeg decodes the file; the container's figure may be an estimate). */
+export async function decodedSeconds(path: string, extra: string[] = []): Promise<number> {
+  const { stderr } = await run(binaries.ffmpeg, ['-nostdin', '-hide_banner', '-nostats', '-loglevel', 'error', '-progress', 'pipe:2', ...extra, '-i', path, '-map', '0:a:0', '-f', 'null', '-']);
+  const times = [...stderr.matchAll(/out_time_us=(\d+)/g)].map((m) => Number(m[1]));
+  return (times.at(-1) ?? 0) / 1e6;
+}
