@@ -1,4 +1,9 @@
 import type { Config } from '../config/env.js';
+import { TrackAnalysisTask } from './audio/analysis-task.js';
+import { AudioProbeTask } from './audio/probe-task.js';
+import { createAudioToolkit } from './audio/toolkit.js';
+import { TranscodeTask } from './audio/transcode-task.js';
+import { WaveformTask } from './audio/waveform-task.js';
 import { CsvAnalysisTask } from './csv/analysis-task.js';
 import { CsvInspectTask } from './csv/inspect-task.js';
 import { CsvValidationTask } from './csv/validation-task.js';
@@ -7,9 +12,14 @@ import { TaskRegistry } from './registry.js';
 /**
  * The tasks the worker runs. Adding a task: one file under src/tasks/<kind>/ and one line here.
  */
-export function defaultTaskRegistry(_config: Config): TaskRegistry {
+export function defaultTaskRegistry(config: Config): TaskRegistry {
+  const audio = createAudioToolkit(config);
   return new TaskRegistry()
     .register('ingestion', 'csv', new CsvInspectTask())
     .register('validation', 'csv', new CsvValidationTask())
-    .register('analysis', 'csv', new CsvAnalysisTask());
+    .register('analysis', 'csv', new CsvAnalysisTask())
+    .register('validation', 'audio', new AudioProbeTask(audio))
+    .register('analysis', 'audio', new TranscodeTask(audio))
+    .register('analysis', 'audio', new WaveformTask(audio))
+    .register('analysis', 'audio', new TrackAnalysisTask(audio));
 }

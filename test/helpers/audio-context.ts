@@ -59,24 +59,20 @@ export function audioJob(stack: AudioStack, key: string, renditions?: RenditionN
   });
 }
 
-export interface TaskRun {
-  readonly outputs: Record<string, string>;
+export interface SettledTask {
+  readonly outputs?: Record<string, string>;
+  readonly error?: unknown;
   /** What was left in the task's temp dir when it returned or threw (should be nothing). */
   readonly leftovers: string[];
+  /** Whether the task asked for the input file (so it was downloaded). */
+  readonly downloaded: boolean;
 }
 
 /**
  * Runs a task as the stage runner does: a silent logger, a private temp dir, an abort signal, and an
- * inputFile() that downloads the input once. Rejects with the task's error; `leftovers` is checked by
- * the caller through `onSettled` so that failing runs are checked too.
+ * inputFile() that downloads the input once. Never rejects: failing runs are checked as closely as good ones.
  */
-export async function runAudioTask(
-  stack: AudioStack,
-  task: Task,
-  job: JobMessage,
-  stage: StageName,
-  options: { signal?: AbortSignal; onSettled?: (leftovers: string[]) => void } = {},
-): Promise<TaskRun> {
+export async function settleAudioTask(stack: AudioStack, task: Task, job: JobMessage, stage: StageName, signal?: AbortSignal): Promise<SettledTask> {
   const dir = await mkdtemp(join(tmpdir(), 'audio-test-'));
   const taskDir = join(dir, 'task');
   await mkdir(taskDir);
@@ -86,27 +82,31 @@ export async function runAudioTask(
     stage,
     store: stack.store,
     logger: pino({ level: 'silent' }),
-    signal: options.signal ?? new AbortController().signal,
+    signal: signal ?? new AbortController().signal,
     tmpDir: taskDir,
     inputFile: () => {
       input ??= (async () => {
         const path = join(dir, `input${extname(job.input.key).toLowerCase()}`);
-        await stack.store.downloadToFile(job.input, path, options.signal);
+        await stack.store.downloadToFile(job.input, path, signal);
         return path;
       })();
       return input;
     },
   };
-  let leftovers: string[] = [];
   try {
     const { outputs } = await task.run(ctx);
-    leftovers = await readdir(taskDir);
-    return { outputs, leftovers };
-  } catch (err) {
-    leftovers = await readdir(taskDir);
-    throw err;
+    return { outputs, leftovers: await readdir(taskDir), downloaded: input !== undefined };
+  } catch (error) {
+    return { error, leftovers: await readdir(taskDir), downloaded: input !== undefined };
   } finally {
-    options.onSettled?.(leftovers);
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** As settleAudioTask, for runs that must succeed: rejects with the task's error, returns its outputs. */
+export async function runAudioTask(stack: AudioStack, task: Task, job: JobMessage, stage: StageName): Promise<Record<string, string>> {
+  const run = await settleAudioTask(stack, task, job, stage);
+  if (run.error !== undefined) throw run.error;
+  if (run.leftovers.length > 0) throw new Error(`${task.name} left ${run.leftovers.join(', ')} in its temp dir`);
+  return run.outputs ?? {};
 }

@@ -35,7 +35,7 @@ export async function speech(dir: string, name: string, text: string): Promise<s
 }
 
 const Probe = z.looseObject({
-  format: z.looseObject({ format_name: z.string(), duration: z.coerce.number().optional() }),
+  format: z.looseObject({ format_name: z.string(), duration: z.coerce.number().optional(), bit_rate: z.coerce.number().optional() }),
   streams: z.array(z.looseObject({ codec_type: z.string(), codec_name: z.string(), sample_rate: z.coerce.number().optional(), channels: z.number().optional(), duration: z.coerce.number().optional() })),
 });
 
@@ -50,4 +50,33 @@ export async function decodedSeconds(path: string, extra: string[] = []): Promis
   const { stderr } = await run(binaries.ffmpeg, ['-nostdin', '-hide_banner', '-nostats', '-loglevel', 'error', '-progress', 'pipe:2', ...extra, '-i', path, '-map', '0:a:0', '-f', 'null', '-']);
   const times = [...stderr.matchAll(/out_time_us=(\d+)/g)].map((m) => Number(m[1]));
   return (times.at(-1) ?? 0) / 1e6;
+}
+
+/** 8-bit audiowaveform peaks computed the obvious way, to check the streaming implementation against. */
+export function referencePeaks(samples: Int16Array, channels: number, spp: number): number[] {
+  const out: number[] = [];
+  const frames = samples.length / channels;
+  for (let start = 0; start < frames; start += spp) {
+    for (let c = 0; c < channels; c++) {
+      let min = Infinity;
+      let max = -Infinity;
+      for (let f = start; f < Math.min(frames, start + spp); f++) {
+        const v = samples[f * channels + c] as number;
+        min = Math.min(min, v);
+        max = Math.max(max, v);
+      }
+      out.push(Math.floor(min / 256), Math.floor(max / 256));
+    }
+  }
+  return out;
+}
+
+/** The file decoded by ffmpeg to interleaved s16le, at most stereo, for independent checks. */
+export async function decodePcm(path: string, channels: 1 | 2): Promise<Int16Array> {
+  const { stdout } = await promisify(execFile)(binaries.ffmpeg, ['-nostdin', '-loglevel', 'error', '-i', path, '-map', '0:a:0', '-ac', String(channels), '-f', 's16le', '-'], {
+    encoding: 'buffer',
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  const copy = Buffer.from(stdout);
+  return new Int16Array(copy.buffer, copy.byteOffset, copy.length / 2);
 }

@@ -6,25 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import WaveformData from 'waveform-data';
 import { PeakWriter, type Peaks } from '../../src/tasks/audio/peaks.js';
 import { WaveformJson, waveformDat, waveformJsonStream, peaksAsPcm } from '../../src/tasks/audio/waveform-format.js';
-
-/** The obvious implementation, to check the streaming one against. */
-function referencePeaks(samples: Int16Array, channels: number, spp: number): number[] {
-  const out: number[] = [];
-  const frames = samples.length / channels;
-  for (let start = 0; start < frames; start += spp) {
-    for (let c = 0; c < channels; c++) {
-      let min = Infinity;
-      let max = -Infinity;
-      for (let f = start; f < Math.min(frames, start + spp); f++) {
-        const v = samples[f * channels + c] as number;
-        min = Math.min(min, v);
-        max = Math.max(max, v);
-      }
-      out.push(Math.floor(min / 256), Math.floor(max / 256));
-    }
-  }
-  return out;
-}
+import { referencePeaks } from '../helpers/audio-media.js';
 
 function randomPcm(frames: number, channels: number, seed: number): Int16Array {
   const s = new Int16Array(frames * channels);
@@ -96,4 +78,9 @@ test('waveform .dat: 24-byte v2 header, 8-bit flag, read back by waveform-data',
 
 test('peaks as PCM for the picture: one frame of minima, one of maxima, per pixel', () => {
   assert.deepEqual([...new Int8Array(peaksAsPcm(sample))], [-10, -5, 10, 6, -128, 0, 127, 0, -1, -2, 1, 2]);
+});
+
+test('peaks as PCM for a picture wider than the audio: each pixel repeated', () => {
+  const mono: Peaks = { channels: 1, sampleRate: 8000, samplesPerPixel: 256, length: 2, data: Int8Array.from([-1, 1, -2, 2]) };
+  assert.deepEqual([...new Int8Array(peaksAsPcm(mono, 7))], [-1, 1, -1, 1, -2, 2, -2, 2]);
 });

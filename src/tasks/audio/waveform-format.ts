@@ -59,15 +59,21 @@ export function waveformDat(peaks: Peaks): Buffer {
  * The peaks as raw signed 8-bit audio, one frame per min and one per max ([c0min, c1min], [c0max, c1max]),
  * which ffmpeg's showwavespic draws as the envelope: the picture comes from the same numbers as the JSON,
  * and rendering it needs no second decode of the upload (showwavespic keeps all its input in memory).
+ * showwavespic draws nothing from fewer frames than the picture is wide, so a short file's pixels are
+ * repeated until there are at least `minFrames`.
  */
-export function peaksAsPcm(peaks: Peaks): Buffer {
-  const out = Buffer.alloc(peaks.data.length);
+export function peaksAsPcm(peaks: Peaks, minFrames = 0): Buffer {
   const ch = peaks.channels;
+  const repeat = Math.max(1, Math.ceil(minFrames / Math.max(1, 2 * peaks.length)));
+  const out = Buffer.alloc(peaks.data.length * repeat);
+  let at = 0;
   for (let px = 0; px < peaks.length; px++) {
-    for (let c = 0; c < ch; c++) {
-      const from = (px * ch + c) * 2;
-      out.writeInt8(peaks.data[from] as number, px * 2 * ch + c);
-      out.writeInt8(peaks.data[from + 1] as number, px * 2 * ch + ch + c);
+    for (let r = 0; r < repeat; r++, at += 2 * ch) {
+      for (let c = 0; c < ch; c++) {
+        const from = (px * ch + c) * 2;
+        out.writeInt8(peaks.data[from] as number, at + c);
+        out.writeInt8(peaks.data[from + 1] as number, at + ch + c);
+      }
     }
   }
   return out;

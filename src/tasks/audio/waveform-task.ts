@@ -67,7 +67,7 @@ export class WaveformTask implements Task {
     const png = join(ctx.tmpDir, 'waveform.png');
     const { width, height, color } = this.options.image;
     try {
-      await writeFile(raw, peaksAsPcm(peaks), { mode: 0o600 });
+      await writeFile(raw, peaksAsPcm(peaks, width), { mode: 0o600 });
       await this.kit.ffmpeg
         .run({
           what: 'waveform image',
