@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { parse as parseYaml } from 'yaml';
