@@ -32,10 +32,13 @@ export function requestedJobs(message: IngestionMessage, origin: { defaultBucket
   if (sns.success) return requestedJobs(unwrapSns(sns.data.Message), origin);
   const event = S3EventNotification.safeParse(message);
   if (event.success) {
-    return event.data.Records.filter((r) => /^(s3:)?ObjectCreated:/.test(r.eventName)).map((r) => {
+    return event.data.Records.filter((r) => /^(s3:)?ObjectCreated:/.test(r.eventName)).flatMap((r) => {
       const bucket = r.s3.bucket.name;
       const key = decodeS3Key(r.s3.object.key);
-      return { jobId: s3JobId(bucket, key, r.s3.object.sequencer), input: { bucket, key } };
+      // Our own outputs are never inputs: a notification on the whole bucket would otherwise feed
+      // every output back in as a new job, without end.
+      if (bucket === origin.defaultBucket && key.startsWith('jobs/')) return [];
+      return [{ jobId: s3JobId(bucket, key, r.s3.object.sequencer), input: { bucket, key } }];
     });
   }
   const request = JobRequest.parse(message);

@@ -56,3 +56,10 @@ test('an SNS notification that does not carry an S3 event is a bad message', () 
   assert.throws(() => parse({ Type: 'Notification', Message: '{"hello":1}' }), BadMessageError);
   assert.throws(() => parse(s3Event('bad%E0%A4%A.csv')), BadMessageError);
 });
+
+test("S3 events for the pipeline's own outputs start no job (no feedback loop)", () => {
+  const own = { Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'stageline' }, object: { key: 'jobs/j1/validated.csv', sequencer: '1' } } }] };
+  assert.deepEqual(parse(own), []);
+  const elsewhere = { Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'other-bucket' }, object: { key: 'jobs/j1/x.csv', sequencer: '1' } } }] };
+  assert.equal(parse(elsewhere).length, 1);
+});
