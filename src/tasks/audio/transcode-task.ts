@@ -1,4 +1,4 @@
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import type { Task, TaskContext, TaskResult } from '../task.js';
 import { openAudioInput, type AudioSource } from './audio-input.js';
 import { firstAudioTrack, uploadRun } from './ffmpeg-args.js';
 import { asTaskError } from './failures.js';
+import { uploadHlsWhileEncoding } from './hls-upload.js';
 import { formatArgs, renditions, type Rendition } from './renditions.js';
 import type { AudioToolkit } from './toolkit.js';
 
@@ -45,10 +46,13 @@ export class TranscodeTask implements Task {
   async produce(ctx: TaskContext, source: AudioSource, rendition: Rendition, signal: AbortSignal): Promise<Record<string, string>> {
     const dir = join(ctx.tmpDir, rendition.name);
     await mkdir(dir, { recursive: true, mode: 0o700 });
+    // Stops this encode alone when one of its own segment uploads fails.
+    const stop = new AbortController();
+    const encodeSignal = AbortSignal.any([signal, stop.signal]);
     try {
       const hls = rendition.output.kind === 'hls';
       const target = join(dir, rendition.output.kind === 'file' ? rendition.output.file : 'index.m3u8');
-      await this.kit.ffmpeg
+      const encode = this.kit.ffmpeg
         .run({
           what: `transcode ${rendition.name}`,
           ...uploadRun(source, this.kit.limits, 'error'),
@@ -59,30 +63,27 @@ export class TranscodeTask implements Task {
             ...(hls ? ['-hls_segment_filename', join(dir, 'segment-%05d.ts')] : []),
           ],
           output: target,
-          signal,
+          signal: encodeSignal,
         })
         .catch((err: unknown) => Promise.reject(asTaskError(err)));
       if (rendition.output.kind === 'file') {
+        await encode;
         const name = `audio/${rendition.output.file}`;
         return { [name]: await ctx.store.upload(jobKey(ctx.job.jobId, name), createReadStream(target), rendition.output.contentType, signal) };
       }
-      return await this.uploadHls(ctx, dir, `audio/${rendition.output.dir}`, signal);
+      const prefix = `audio/${rendition.output.dir}`;
+      const keys = await uploadHlsWhileEncoding({
+        dir,
+        encode,
+        stopEncode: (reason) => stop.abort(reason),
+        upload: (file, contentType) => ctx.store.upload(jobKey(ctx.job.jobId, `${prefix}/${file}`), createReadStream(join(dir, file)), contentType, signal),
+        concurrency: 4,
+        pollMs: 100,
+      });
+      return Object.fromEntries(Object.entries(keys).map(([file, key]) => [`${prefix}/${file}`, key]));
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-  }
-
-  /** Segments first, the playlist last: a reader never finds a playlist naming a segment not yet there. */
-  private async uploadHls(ctx: TaskContext, dir: string, prefix: string, signal: AbortSignal): Promise<Record<string, string>> {
-    const segments = (await readdir(dir)).filter((f) => f.endsWith('.ts')).sort();
-    const outputs: Record<string, string> = {};
-    await inParallel(segments, 4, async (file) => {
-      const name = `${prefix}/${file}`;
-      outputs[name] = await ctx.store.upload(jobKey(ctx.job.jobId, name), createReadStream(join(dir, file)), 'video/mp2t', signal);
-    });
-    const playlist = `${prefix}/index.m3u8`;
-    outputs[playlist] = await ctx.store.upload(jobKey(ctx.job.jobId, playlist), createReadStream(join(dir, 'index.m3u8')), 'application/vnd.apple.mpegurl', signal);
-    return outputs;
   }
 }
 
