@@ -1,11 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { BadInputError } from '../../errors.js';
+import { TextDecoder } from 'node:util';
+import { CanonicalCsvReader, unreadable } from './canonical-reader.js';
 import { CategoryColumn } from './category-column.js';
 import type { FieldType } from './field-types.js';
 import { NumericColumn } from './numeric-column.js';
-import { streamRecords } from './record-stream.js';
 import type { AnalysisReport, CategoricalColumnStats, NumericColumnStats } from './reports.js';
 import { isNumericType } from './schema.js';
 
@@ -26,22 +26,30 @@ export async function analyseCsv(source: Readable, fields: { name: string; type:
       : { name: f.name, type: f.type as CategoricalColumnStats['type'], stats: new CategoryColumn(spillDir, `c${i}`), missing: 0 },
   );
   let rows = -1; // the header is the first record
-  await streamRecords(source, [], ',', {
-    record(cells) {
-      rows += 1;
-      if (rows === 0) return;
-      for (let i = 0; i < columns.length; i += 1) {
-        const column = columns[i]!;
-        const cell = cells[i] ?? '';
-        if (cell === '') column.missing += 1;
-        else if (column.type === 'integer' || column.type === 'number') (column.stats as NumericColumn).add(Number(cell));
-        else (column.stats as CategoryColumn).add(cell);
-      }
-    },
-    skipped(message) {
-      throw new BadInputError('CSV_VALIDATED_UNREADABLE', `validated.csv cannot be read (${message}); run the validation stage again.`);
-    },
+  const reader = new CanonicalCsvReader((cells) => {
+    rows += 1;
+    if (rows === 0) return;
+    if (cells.length !== columns.length) throw unreadable(`row ${rows} has ${cells.length} fields, not ${columns.length}`);
+    for (let i = 0; i < columns.length; i += 1) {
+      const column = columns[i]!;
+      const cell = cells[i]!;
+      if (cell === '') column.missing += 1;
+      else if (column.stats instanceof NumericColumn) column.stats.add(Number(cell));
+      else column.stats.add(cell);
+    }
   });
+  // Chunks may split a UTF-8 sequence; the streaming decoder carries it over, and refuses broken bytes.
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const decode = (chunk?: Buffer) => {
+    try {
+      return decoder.decode(chunk, { stream: chunk !== undefined });
+    } catch {
+      throw unreadable('it is not valid UTF-8');
+    }
+  };
+  for await (const chunk of source as AsyncIterable<Buffer>) reader.push(decode(chunk));
+  reader.push(decode());
+  reader.end();
   return {
     rows: Math.max(rows, 0),
     columns: columns.map((c): NumericColumnStats | CategoricalColumnStats => {

@@ -50,7 +50,7 @@ export class NumericColumn {
 
   constructor(
     private readonly spillPath: string,
-    private readonly collectLimit = 1 << 21,
+    private readonly collectLimit = 1 << 16,
   ) {
     this.spill = new SpillWriter(spillPath);
   }
@@ -87,6 +87,43 @@ export class NumericColumn {
   }
 }
 
+/**
+ * The k-th smallest of `a` (0-based), reordering `a` in place: quickselect with a three-way partition, so
+ * runs of equal values (integer columns) cost nothing extra. Linear on average, where a full sort of a
+ * collected bucket cost more than the passes over the spill file (TypedArray#sort boxes every value).
+ */
+export function select(a: Float64Array, k: number): number {
+  let lo = 0;
+  let hi = a.length - 1;
+  while (lo < hi) {
+    const x = a[lo] as number;
+    const y = a[(lo + hi) >>> 1] as number;
+    const z = a[hi] as number;
+    const pivot = x < y ? (y < z ? y : x < z ? z : x) : x < z ? x : y < z ? z : y;
+    // a[lo..lt) < pivot, a[lt..i) == pivot, a(gt..hi] > pivot
+    let lt = lo;
+    let gt = hi;
+    let i = lo;
+    while (i <= gt) {
+      const v = a[i] as number;
+      if (v < pivot) {
+        a[i] = a[lt] as number;
+        a[lt] = v;
+        lt += 1;
+        i += 1;
+      } else if (v > pivot) {
+        a[i] = a[gt] as number;
+        a[gt] = v;
+        gt -= 1;
+      } else i += 1;
+    }
+    if (k < lt) hi = lt - 1;
+    else if (k > gt) lo = gt + 1;
+    else return pivot;
+  }
+  return a[lo] as number;
+}
+
 /** numpy's `_lerp`, which interpolates from the nearer end for t >= 0.5. */
 export function lerp(a: number, b: number, t: number): number {
   const d = b - a;
@@ -116,10 +153,49 @@ interface Bucket {
   digits: number[];
   size: number;
 }
-const inBucket = (b: Bucket, hi: number, lo: number) => {
-  for (let l = 0; l < b.level; l += 1) if (digit(hi, lo, l) !== b.digits[l]) return false;
-  return true;
-};
+
+/** The bucket's key prefix as masks over the two halves, so membership is two compares, not a digit loop. */
+function prefixOf(b: Bucket): { maskHi: number; hi: number; maskLo: number; lo: number } {
+  const d = (l: number) => (b.level > l ? (b.digits[l] as number) : 0);
+  const m = (l: number) => (b.level > l ? 0xffff : 0);
+  return {
+    maskHi: ((m(0) << 16) | m(1)) >>> 0,
+    hi: ((d(0) << 16) | d(1)) >>> 0,
+    maskLo: ((m(2) << 16) | m(3)) >>> 0,
+    lo: ((d(2) << 16) | d(3)) >>> 0,
+  };
+}
+
+interface Group {
+  bucket: Bucket;
+  /** Histogram of the next digit, or undefined when the bucket is small enough to collect. */
+  counts: Uint32Array | undefined;
+  /** Collected values (the bucket's size is known from the previous pass). */
+  values: Float64Array;
+  filled: number;
+}
+
+/** One pass over the spill file: counts or collects each group's members. Groups in the outer loop keep the inner loop tight. */
+function scan(path: string, groups: readonly Group[]): void {
+  const prefixes = groups.map((g) => prefixOf(g.bucket));
+  for (const block of readFloat64Blocks(path)) {
+    const words = new Uint32Array(block.buffer, block.byteOffset, block.length * 2);
+    for (let k = 0; k < groups.length; k += 1) {
+      const g = groups[k]!;
+      const { maskHi, hi: wantHi, maskLo, lo: wantLo } = prefixes[k]!;
+      const counts = g.counts;
+      const level = g.bucket.level;
+      for (let i = 0; i < block.length; i += 1) {
+        const rawHi = words[2 * i + 1] as number;
+        const hi = sortableHi(rawHi);
+        const lo = sortableLo(rawHi, words[2 * i] as number);
+        if ((hi & maskHi) >>> 0 !== wantHi || (lo & maskLo) >>> 0 !== wantLo) continue;
+        if (counts) counts[digit(hi, lo, level)]! += 1;
+        else g.values[g.filled++] = block[i] as number;
+      }
+    }
+  }
+}
 
 /** Exact values at the given 0-based ranks of the sorted spill file, in bounded memory (see NumericColumn). */
 export function orderStatistics(path: string, n: number, ranks: readonly number[], collectLimit: number): Map<number, number> {
@@ -127,34 +203,20 @@ export function orderStatistics(path: string, n: number, ranks: readonly number[
   let pending = [...new Set(ranks)].map((rank) => ({ rank, within: rank, bucket: { level: 0, digits: [], size: n } as Bucket }));
   while (pending.length > 0) {
     // Targets sharing a bucket share one histogram or one collection.
-    const groups = new Map<string, { bucket: Bucket; collect: boolean; values: number[]; counts: Uint32Array | undefined }>();
+    const groups = new Map<string, Group>();
     for (const t of pending) {
       const id = `${t.bucket.level}:${t.bucket.digits.join('.')}`;
       if (!groups.has(id)) {
         const collect = t.bucket.size <= collectLimit || t.bucket.level === 4;
-        groups.set(id, { bucket: t.bucket, collect, values: [], counts: collect ? undefined : new Uint32Array(65536) });
+        groups.set(id, { bucket: t.bucket, counts: collect ? undefined : new Uint32Array(65536), values: new Float64Array(collect ? t.bucket.size : 0), filled: 0 });
       }
     }
-    const all = [...groups.values()];
-    for (const block of readFloat64Blocks(path)) {
-      const words = new Uint32Array(block.buffer, block.byteOffset, block.length * 2);
-      for (let i = 0; i < block.length; i += 1) {
-        const rawHi = words[2 * i + 1] as number;
-        const hi = sortableHi(rawHi);
-        const lo = sortableLo(rawHi, words[2 * i] as number);
-        for (const g of all) {
-          if (!inBucket(g.bucket, hi, lo)) continue;
-          if (g.counts) g.counts[digit(hi, lo, g.bucket.level)]! += 1;
-          else g.values.push(block[i] as number);
-        }
-      }
-    }
+    scan(path, [...groups.values()]);
     const next: typeof pending = [];
     for (const t of pending) {
       const g = groups.get(`${t.bucket.level}:${t.bucket.digits.join('.')}`)!;
-      if (g.collect) {
-        const sorted = Float64Array.from(g.values).sort();
-        found.set(t.rank, sorted[t.within] as number);
+      if (!g.counts) {
+        found.set(t.rank, select(g.values, t.within));
         continue;
       }
       let below = 0;
