@@ -5,8 +5,12 @@ import type { TableSchemaField } from '../../pipeline/messages.js';
 export type FieldType = z.infer<typeof TableSchemaField>['type'];
 type Field = z.infer<typeof TableSchemaField>;
 
+/** Why a raw cell is not of its type. A class, so a conversion that succeeds allocates nothing but its string. */
+export class Invalid {
+  constructor(readonly error: string) {}
+}
 /** A raw cell turned into its normalised text, or the reason it is not of the type. */
-export type Conversion = { ok: true; value: string } | { ok: false; error: string };
+export type Conversion = string | Invalid;
 export type Converter = (raw: string) => Conversion;
 
 const integerPattern = /^[+-]?\d+$/;
@@ -18,8 +22,8 @@ const defaultTrue = ['true', 'True', 'TRUE', '1'];
 const defaultFalse = ['false', 'False', 'FALSE', '0'];
 const StringList = z.array(z.string()).optional();
 
-const ok = (value: string): Conversion => ({ ok: true, value });
-const fail = (error: string): Conversion => ({ ok: false, error });
+const ok = (value: string): Conversion => value;
+const fail = (error: string): Conversion => new Invalid(error);
 
 export function convertInteger(raw: string): Conversion {
   if (!integerPattern.test(raw)) return fail('not an integer');
@@ -35,9 +39,13 @@ export function convertNumber(raw: string): Conversion {
   return ok(String(n));
 }
 
+const monthDays = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+/** Gregorian days per month without building a Date per cell; years 0-99 are 1900-1999 as Date.UTC reads them. */
 function validDay(y: number, m: number, d: number): boolean {
   if (m < 1 || m > 12 || d < 1) return false;
-  return d <= new Date(Date.UTC(y, m, 0)).getUTCDate();
+  const year = y <= 99 ? 1900 + y : y;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return d <= (m === 2 && leap ? 29 : (monthDays[m - 1] as number));
 }
 
 const pad = (n: number, width = 2) => String(n).padStart(width, '0');
@@ -75,7 +83,8 @@ function dateConverter(format: string | undefined): Converter {
     } else {
       const r = isoDate.exec(raw);
       if (!r) return fail('not a date (YYYY-MM-DD)');
-      [y, m, d] = [Number(r[1]), Number(r[2]), Number(r[3])];
+      // An ISO date that is a calendar date is already in normal form.
+      return validDay(Number(r[1]), Number(r[2]), Number(r[3])) ? raw : fail('not a calendar date');
     }
     if (!validDay(y, m, d)) return fail('not a calendar date');
     return ok(`${pad(y, 4)}-${pad(m)}-${pad(d)}`);
@@ -151,7 +160,7 @@ export class TypeInference {
     this.seen = true;
     for (let i = 0; i < inferable.length; i += 1) {
       const bit = 1 << i;
-      if (this.possible & bit && !inferable[i]!.convert(raw).ok) this.possible &= ~bit;
+      if (this.possible & bit && inferable[i]!.convert(raw) instanceof Invalid) this.possible &= ~bit;
     }
   }
 

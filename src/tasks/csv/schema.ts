@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { BadInputError } from '../../errors.js';
 import type { TableSchema } from '../../pipeline/messages.js';
-import { converterFor, type Conversion, type FieldType } from './field-types.js';
+import { converterFor, Invalid, type FieldType } from './field-types.js';
 
 type Field = TableSchema['fields'][number];
 
@@ -18,9 +18,17 @@ export interface RowIssue {
 export interface CompiledSchema {
   /** The schema as applied, fields in header order. */
   schema: TableSchema;
-  /** Checks one row of raw cells (already of the header's length) and normalises it. */
+  /** The row check as zod: one field schema per column, in header order. */
   row: z.ZodType<NormalisedRow, string[]>;
+  /**
+   * Checks one row of raw cells (already of the header's length) and normalises it, or names its first
+   * problem. Same result as `row.safeParse`, without zod's per-row allocations (see `compileSchema`).
+   */
+  check(cells: readonly string[]): NormalisedRow | RowIssue;
 }
+
+/** A field's check as a plain function: the normalised cell, null when missing, or why it fails. */
+type FieldCheck = (raw: string) => string | null | Invalid;
 
 export const defaultMissingValues = [''];
 
@@ -41,13 +49,42 @@ export function compileSchema(schema: TableSchema, header: readonly string[]): C
   }
   const missing = new Set(schema.missingValues ?? defaultMissingValues);
   const fields = header.map((name) => byName.get(name) as Field);
-  const row = z.tuple(fields.map((f) => fieldSchema(f, missing)) as [z.ZodType<string | null, string>]) as unknown as z.ZodType<NormalisedRow, string[]>;
-  return { schema: { ...schema, fields }, row };
+  const checks = fields.map((f) => fieldCheck(f, missing));
+  const schemas = fields.map((f, i) => asZod(f, checks[i]!));
+  const row = z.tuple(schemas as [z.ZodType<string | null, string>]) as unknown as z.ZodType<NormalisedRow, string[]>;
+  // The zod tuple's transforms are these same functions; calling them directly saves zod's per-row result
+  // and context objects, the larger part of the check's cost (measured). A failing cell is then parsed by
+  // its field's zod schema, which names the issue. Every field is still checked after the first failure,
+  // as the tuple does, so `unique` sets see the same values either way.
+  const check = (cells: readonly string[]): NormalisedRow | RowIssue => {
+    const out: NormalisedRow = new Array<string | null>(cells.length);
+    let failed = -1;
+    for (let i = 0; i < cells.length; i += 1) {
+      const value = checks[i]!(cells[i]!);
+      if (value instanceof Invalid) {
+        if (failed < 0) failed = i;
+      } else out[i] = value;
+    }
+    if (failed < 0) return out;
+    const issue = schemas[failed]!.safeParse(cells[failed]).error?.issues[0];
+    return { column: header[failed] ?? null, value: cells[failed] ?? null, error: issue?.message ?? 'invalid value' };
+  };
+  return { schema: { ...schema, fields }, row, check };
+}
+
+/** The zod schema of one field, whose transform is the field's check: zod stays the definition of a valid cell. */
+function asZod(field: Field, check: FieldCheck): z.ZodType<string | null, string> {
+  return z.string().transform((raw, ctx): string | null => {
+    const value = check(raw);
+    if (!(value instanceof Invalid)) return value;
+    ctx.addIssue({ code: 'custom', message: value.error, input: raw });
+    return z.NEVER;
+  });
 }
 
 const list = (names: readonly string[]) => names.map((n) => JSON.stringify(n)).join(', ');
 
-function fieldSchema(field: Field, missing: ReadonlySet<string>): z.ZodType<string | null, string> {
+function fieldCheck(field: Field, missing: ReadonlySet<string>): FieldCheck {
   const convert = converterFor(field);
   const c = field.constraints ?? {};
   const checks: ((value: string, raw: string) => string | undefined)[] = [];
@@ -81,26 +118,18 @@ function fieldSchema(field: Field, missing: ReadonlySet<string>): z.ZodType<stri
     });
   }
   const required = c.required === true;
-  return z.string().transform((raw, ctx): string | null => {
-    if (missing.has(raw)) {
-      if (!required) return null;
-      ctx.addIssue({ code: 'custom', message: 'required value is missing', input: raw });
-      return z.NEVER;
-    }
-    const converted: Conversion = convert(raw);
-    if (!converted.ok) {
-      ctx.addIssue({ code: 'custom', message: `${converted.error} (column type ${field.type})`, input: raw });
-      return z.NEVER;
-    }
+  const requiredMissing = new Invalid('required value is missing');
+  const typeSuffix = ` (column type ${field.type})`;
+  return (raw) => {
+    if (missing.has(raw)) return required ? requiredMissing : null;
+    const converted = convert(raw);
+    if (converted instanceof Invalid) return new Invalid(converted.error + typeSuffix);
     for (const check of checks) {
-      const error = check(converted.value, raw);
-      if (error !== undefined) {
-        ctx.addIssue({ code: 'custom', message: error, input: raw });
-        return z.NEVER;
-      }
+      const error = check(converted, raw);
+      if (error !== undefined) return new Invalid(error);
     }
-    return converted.value;
-  });
+    return converted;
+  };
 }
 
 function compilePattern(column: string, pattern: string): RegExp {
@@ -113,17 +142,10 @@ function compilePattern(column: string, pattern: string): RegExp {
 
 function normaliseConstraint(field: Field, value: string, what: string): string {
   const converted = converterFor(field)(value);
-  if (!converted.ok) {
+  if (converted instanceof Invalid) {
     throw new BadInputError('CSV_SCHEMA_INVALID', `The schema's ${what} ${JSON.stringify(value)} for column ${JSON.stringify(field.name)} is ${converted.error} (column type ${field.type}). Fix the schema.`);
   }
-  return converted.value;
-}
-
-/** The first issue of a failed row check, as a reject line names it. */
-export function firstIssue(error: z.ZodError, header: readonly string[], cells: readonly string[]): RowIssue {
-  const issue = error.issues[0];
-  const index = typeof issue?.path[0] === 'number' ? issue.path[0] : -1;
-  return { column: header[index] ?? null, value: cells[index] ?? null, error: issue?.message ?? 'invalid row' };
+  return converted;
 }
 
 /** Numeric field types carry mean, std and quantiles in the analysis. */

@@ -5,7 +5,7 @@ import { csvLine } from './csv-text.js';
 import { decodingStages } from './decode.js';
 import { TypeInference } from './field-types.js';
 import type { RejectLine } from './reports.js';
-import { compileSchema, defaultMissingValues, firstIssue, type CompiledSchema } from './schema.js';
+import { compileSchema, defaultMissingValues, type CompiledSchema } from './schema.js';
 import { streamRecords } from './record-stream.js';
 import { checkHeader, type CsvFormat } from './sniff.js';
 import type { OutputName, ValidationCounts } from './thread-protocol.js';
@@ -46,9 +46,9 @@ export async function validateCsv(source: Readable, format: CsvFormat, schema: T
         return reject({ column: null, value: cells.join(format.delimiter), error: `row has ${cells.length} fields, the header has ${header.length}` });
       }
       if (compiled) {
-        const result = compiled.row.safeParse(cells);
-        if (!result.success) return reject(firstIssue(result.error, header, cells));
-        emit('validated.csv', csvLine(result.data));
+        const result = compiled.check(cells);
+        if (!Array.isArray(result)) return reject(result);
+        emit('validated.csv', csvLine(result));
       } else {
         for (let i = 0; i < cells.length; i += 1) {
           const cell = cells[i] as string;
