@@ -47,7 +47,7 @@ export function csvJob(stack: CsvStack, key: string, csv: Partial<CsvOptions> = 
 }
 
 /** Runs a task the way the stage runner does: a silent logger, a private temp dir, an abort signal. */
-export async function runTask<T>(stack: CsvStack, task: Task, job: JobMessage, stage: StageName, signal = new AbortController().signal): Promise<Record<string, string>> {
+export async function runTask(stack: CsvStack, task: Task, job: JobMessage, stage: StageName, signal = new AbortController().signal): Promise<Record<string, string>> {
   const tmpDir = await mkdtemp(join(tmpdir(), 'csv-test-'));
   const ctx: TaskContext = {
     job,

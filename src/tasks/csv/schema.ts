@@ -50,7 +50,7 @@ export function compileSchema(schema: TableSchema, header: readonly string[]): C
   const missing = new Set(schema.missingValues ?? defaultMissingValues);
   const fields = header.map((name) => byName.get(name) as Field);
   const checks = fields.map((f) => fieldCheck(f, missing));
-  const schemas = fields.map((f, i) => asZod(f, checks[i]!));
+  const schemas = checks.map((check) => asZod(check));
   const row = z.tuple(schemas as [z.ZodType<string | null, string>]) as unknown as z.ZodType<NormalisedRow, string[]>;
   // The zod tuple's transforms are these same functions; calling them directly saves zod's per-row result
   // and context objects, the larger part of the check's cost (measured). A failing cell is then parsed by
@@ -73,7 +73,7 @@ export function compileSchema(schema: TableSchema, header: readonly string[]): C
 }
 
 /** The zod schema of one field, whose transform is the field's check: zod stays the definition of a valid cell. */
-function asZod(field: Field, check: FieldCheck): z.ZodType<string | null, string> {
+function asZod(check: FieldCheck): z.ZodType<string | null, string> {
   return z.string().transform((raw, ctx): string | null => {
     const value = check(raw);
     if (!(value instanceof Invalid)) return value;

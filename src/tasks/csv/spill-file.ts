@@ -9,7 +9,7 @@ export class SpillWriter {
   private buffer: Buffer;
   private used = 0;
 
-  constructor(readonly path: string, private readonly bufferBytes = 1 << 20) {
+  constructor(readonly path: string, bufferBytes = 1 << 20) {
     this.fd = openSync(path, 'w', 0o600);
     this.buffer = Buffer.allocUnsafe(bufferBytes);
   }
