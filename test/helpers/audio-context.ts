@@ -4,11 +4,11 @@ import { extname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { pino } from 'pino';
-import { createAwsClients } from '../../src/config/aws.js';
-import { startEmulator, type Emulator } from '../../src/local/emulator.js';
+import type { Emulator } from '../../src/local/emulator.js';
 import { JobMessage, type RenditionName, type StageName } from '../../src/pipeline/messages.js';
-import { ObjectStore } from '../../src/storage/object-store.js';
+import type { ObjectStore } from '../../src/storage/object-store.js';
 import type { Task, TaskContext } from '../../src/tasks/task.js';
+import { startStack } from './pipeline.js';
 
 /** fauxqs over real HTTP with an ObjectStore on its bucket. */
 export interface AudioStack {
@@ -23,10 +23,7 @@ export interface AudioStack {
 }
 
 export async function startAudioStack(): Promise<AudioStack> {
-  const emulator = await startEmulator();
-  for (const [k, v] of Object.entries(emulator.env)) if (k.startsWith('AWS_')) process.env[k] = v;
-  const { s3 } = createAwsClients({ AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: emulator.endpoint });
-  const store = new ObjectStore(s3, emulator.bucket);
+  const { emulator, store, clients: { s3 }, stop } = await startStack();
   return {
     emulator,
     store,
@@ -42,7 +39,7 @@ export async function startAudioStack(): Promise<AudioStack> {
       const res = await s3.send(new ListObjectsV2Command({ Bucket: emulator.bucket, Prefix: `jobs/${jobId}/` }));
       return (res.Contents ?? []).map((o) => o.Key ?? '').sort();
     },
-    stop: () => emulator.stop(),
+    stop,
   };
 }
 

@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { pino } from 'pino';
-import { createAwsClients } from '../../src/config/aws.js';
-import { startEmulator, type Emulator } from '../../src/local/emulator.js';
+import type { Emulator } from '../../src/local/emulator.js';
 import { JobMessage, type CsvOptions } from '../../src/pipeline/messages.js';
 import type { StageName } from '../../src/pipeline/messages.js';
-import { jobKey, ObjectStore } from '../../src/storage/object-store.js';
+import { jobKey, type ObjectStore } from '../../src/storage/object-store.js';
 import type { Task, TaskContext } from '../../src/tasks/task.js';
+import { startStack } from './pipeline.js';
 
 /** fauxqs over real HTTP and an ObjectStore on its bucket. */
 export interface CsvStack {
@@ -21,10 +21,7 @@ export interface CsvStack {
 }
 
 export async function startCsvStack(): Promise<CsvStack> {
-  const emulator = await startEmulator();
-  for (const [k, v] of Object.entries(emulator.env)) if (k.startsWith('AWS_')) process.env[k] = v;
-  const { s3 } = createAwsClients({ AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: emulator.endpoint });
-  const store = new ObjectStore(s3, emulator.bucket);
+  const { emulator, store, clients: { s3 }, stop } = await startStack();
   return {
     emulator,
     store,
@@ -34,7 +31,7 @@ export async function startCsvStack(): Promise<CsvStack> {
       else await s3.send(new PutObjectCommand({ Bucket: emulator.bucket, Key: key, Body: body }));
     },
     text: async (key) => (await (await s3.send(new GetObjectCommand({ Bucket: emulator.bucket, Key: key }))).Body?.transformToString('utf8')) ?? '',
-    stop: () => emulator.stop(),
+    stop,
   };
 }
 
