@@ -52,7 +52,6 @@ export interface ConsumerOptions<S extends z.ZodType> {
 
 interface InFlight {
   controller: AbortController;
-  receiptHandle: string;
   done: Promise<void>;
 }
 
@@ -201,7 +200,6 @@ export class QueueConsumer<S extends z.ZodType> {
   }
 
   private dispatch(message: Message): void {
-    const messageId = message.MessageId ?? 'unknown';
     const receiptHandle = message.ReceiptHandle;
     if (!receiptHandle) return;
     const controller = new AbortController();
@@ -210,11 +208,13 @@ export class QueueConsumer<S extends z.ZodType> {
       this.handling -= 1;
       this.schedulePump();
     };
+    // Keyed by receipt handle, not message id: a message redelivered while its first copy still runs
+    // (a lost heartbeat) is two deliveries, and each must be drained on its own.
     const done = this.handle(message, receiptHandle, controller.signal, handlerReturned).finally(() => {
-      this.inFlight.delete(messageId);
+      this.inFlight.delete(receiptHandle);
       this.options.observer?.inFlightChanged?.(this.inFlight.size);
     });
-    this.inFlight.set(messageId, { controller, receiptHandle, done });
+    this.inFlight.set(receiptHandle, { controller, done });
     this.options.observer?.inFlightChanged?.(this.inFlight.size);
   }
 
