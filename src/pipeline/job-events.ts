@@ -9,27 +9,23 @@ export class JobEvents {
     private readonly channel: Channel<typeof JobEvent> | undefined,
   ) {}
 
-  async succeeded(status: JobStatus): Promise<void> {
-    if (!this.channel) return;
-    await this.publisher.publish(this.channel, {
-      type: 'job.succeeded',
-      jobId: status.jobId,
-      kind: status.kind,
-      input: status.input,
-      outputs: status.outputs,
-      at: status.updatedAt,
-    });
+  succeeded(status: JobStatus): Promise<void> {
+    return this.publish('job.succeeded', status);
   }
 
-  async failed(status: JobStatus, stage: StageName, error: { code: string; message: string }): Promise<void> {
+  failed(status: JobStatus, stage: StageName, error: { code: string; message: string }): Promise<void> {
+    return this.publish('job.failed', status, { ...error, stage });
+  }
+
+  private async publish(type: JobEvent['type'], status: JobStatus, error?: JobEvent['error']): Promise<void> {
     if (!this.channel) return;
     await this.publisher.publish(this.channel, {
-      type: 'job.failed',
+      type,
       jobId: status.jobId,
       kind: status.kind,
       input: status.input,
       outputs: status.outputs,
-      error: { ...error, stage },
+      ...(error ? { error } : {}),
       at: status.updatedAt,
     });
   }
