@@ -11,12 +11,17 @@ import { RecordingTask } from '../helpers/recording-task.js';
 let stack: TestStack;
 let workers: Worker[];
 const record = new RecordingTask('record', () => new Promise((r) => setTimeout(r, 20)));
+// One validation task per worker, so the test sees which replica validated which job.
+const validators = [0, 1].map(() => new RecordingTask('record', () => new Promise((r) => setTimeout(r, 20))));
 
 before(async () => {
   stack = await startStack({}, { INGESTION_CONCURRENCY: '3', VALIDATION_CONCURRENCY: '2', ANALYSIS_CONCURRENCY: '2' });
-  const registry = new TaskRegistry().register('validation', 'csv', record).register('analysis', 'audio', record);
   // Two workers on the same queues, as two replicas would be.
-  workers = [await startTestWorker(stack, { registry }), await startTestWorker(stack, { registry })];
+  workers = await Promise.all(
+    validators.map((validator) =>
+      startTestWorker(stack, { registry: new TaskRegistry().register('validation', 'csv', validator).register('analysis', 'audio', record) }),
+    ),
+  );
 });
 after(async () => {
   await Promise.all(workers.map((w) => w.stop()));
@@ -28,7 +33,9 @@ test('two workers on one queue share the work and each job runs each stage once'
   await Promise.all(ids.map((id) => putObject(stack.clients.s3, 'stageline', `uploads/${id}/d.csv`, 'x\n1\n')));
   await Promise.all(ids.map((id) => sendRaw(stack.clients.sqs, stack.emulator.queues.ingestion.url, JSON.stringify({ jobId: id, input: { key: `uploads/${id}/d.csv` } }))));
   for (const id of ids) assert.equal((await finalStatus(stack.store, id)).state, 'succeeded', id);
-  for (const id of ids) assert.equal(record.runs.filter((r) => r.jobId === id).length, 1, `${id} validated once`);
+  const runs = validators.flatMap((v) => v.runs);
+  for (const id of ids) assert.equal(runs.filter((r) => r.jobId === id).length, 1, `${id} validated once, by one replica`);
+  for (const [i, v] of validators.entries()) assert.ok(v.runs.some((r) => r.jobId.startsWith('pair-')), `replica ${i} took part`);
 });
 
 test('S3 event notifications start jobs with deterministic ids; SNS-wrapped and test events too', async () => {

@@ -45,32 +45,41 @@ function fakeSqs(bodies: string[]) {
 }
 
 const logger = pino({ level: 'silent' });
+const schema = z.object({ n: z.number() });
 
-test('never asks for more messages than it has free slots', async () => {
-  const { client, calls } = fakeSqs(Array.from({ length: 40 }, (_, i) => JSON.stringify({ n: i })));
-  let running = 0;
-  let maxRunning = 0;
+/** Runs a consumer over the fake queue until `count` messages were handled, then stops and drains it. */
+async function consumeAll(client: SQSClient, count: number, concurrency: number, handler: (m: z.infer<typeof schema>) => Promise<Outcome>): Promise<void> {
   let handled = 0;
   const consumer = new QueueConsumer({
     name: 't',
     sqs: client,
     queueUrl: 'q',
-    schema: z.object({ n: z.number() }),
-    concurrency: 7,
+    schema,
+    concurrency,
     logger,
-    handler: async () => {
-      running += 1;
-      maxRunning = Math.max(maxRunning, running);
-      await new Promise((r) => setTimeout(r, 5));
-      running -= 1;
+    handler: async (m) => {
+      const outcome = await handler(m);
       handled += 1;
-      return done;
+      return outcome;
     },
   });
   consumer.start();
-  while (handled < 40) await new Promise((r) => setTimeout(r, 5));
+  while (handled < count) await new Promise((r) => setTimeout(r, 5));
   await consumer.stopReceiving();
-  await consumer.drain(1000);
+  assert.equal(await consumer.drain(1000), true);
+}
+
+test('never asks for more messages than it has free slots', async () => {
+  const { client, calls } = fakeSqs(Array.from({ length: 40 }, (_, i) => JSON.stringify({ n: i })));
+  let running = 0;
+  let maxRunning = 0;
+  await consumeAll(client, 40, 7, async () => {
+    running += 1;
+    maxRunning = Math.max(maxRunning, running);
+    await new Promise((r) => setTimeout(r, 5));
+    running -= 1;
+    return done;
+  });
   assert.equal(maxRunning, 7);
   const asked = calls.filter((c): c is ReceiveMessageCommand => c instanceof ReceiveMessageCommand).map((c) => c.input.MaxNumberOfMessages ?? 0);
   assert.ok(asked.every((n) => n >= 1 && n <= 7), String(asked));
@@ -81,23 +90,7 @@ test('never asks for more messages than it has free slots', async () => {
 test('the outcome decides what happens to the message', async () => {
   const outcomes: Outcome[] = [done, { kind: 'failed', code: 'X', message: 'bad' }, { kind: 'retry', reason: 'later' }, { kind: 'release', reason: 'stop' }];
   const { client, calls } = fakeSqs(outcomes.map((_, i) => JSON.stringify({ n: i })));
-  let handled = 0;
-  const consumer = new QueueConsumer({
-    name: 't',
-    sqs: client,
-    queueUrl: 'q',
-    schema: z.object({ n: z.number() }),
-    concurrency: 4,
-    logger,
-    handler: async (m) => {
-      handled += 1;
-      return outcomes[m.n]!;
-    },
-  });
-  consumer.start();
-  while (handled < outcomes.length) await new Promise((r) => setTimeout(r, 5));
-  await consumer.stopReceiving();
-  await consumer.drain(1000);
+  await consumeAll(client, outcomes.length, 4, async (m) => outcomes[m.n]!);
   const deleted = calls.filter((c) => c instanceof DeleteMessageBatchCommand).flatMap((c) => (c as DeleteMessageBatchCommand).input.Entries?.map((e) => e.ReceiptHandle) ?? []);
   assert.deepEqual(deleted.sort(), ['r0', 'r1'], 'done and failed are deleted');
   const visibility = Object.fromEntries(
