@@ -87,7 +87,8 @@ test('stereo WAV: every rendition, waveform and analysis, through the real analy
     assert.ok(Math.abs((format.bit_rate ?? 0) / 1000 - kbps) < kbps * 0.05, `${name}: ${format.bit_rate} b/s`);
   }
 
-  // HLS: a VOD playlist whose segments all exist, adding up to the source's length.
+  // HLS: a VOD playlist whose segments all exist, adding up to the source's length; the playlist stands for them in the outputs.
+  assert.deepEqual(Object.keys(outputs).filter((name) => name.startsWith('audio/hls-aac-128k/')), ['audio/hls-aac-128k/index.m3u8']);
   const playlist = (await stack.bytes(outputs['audio/hls-aac-128k/index.m3u8']!)).toString('utf8');
   assert.match(playlist, /^#EXTM3U/);
   assert.match(playlist, /#EXT-X-PLAYLIST-TYPE:VOD/);
@@ -130,8 +131,8 @@ test('stereo WAV: every rendition, waveform and analysis, through the real analy
   const [span] = report.silence.spans;
   assert.ok(span && Math.abs(span.startSeconds - 3.5) < 0.05 && Math.abs(span.endSeconds - 4.5) < 0.05, JSON.stringify(span));
 
-  // Nothing but the contract's outputs under the job's prefix.
-  assert.deepEqual(keys, Object.values(outputs).sort());
+  // Nothing but the contract's outputs under the job's prefix (HLS segments stand behind their playlist).
+  assert.deepEqual(keys, [...Object.values(outputs), ...segments.map((segment) => `jobs/${job.jobId}/audio/hls-aac-128k/${segment}`)].sort());
 });
 
 test('speech (espeak-ng, mono 22.05 kHz): default renditions, one-channel waveform, analysis', async () => {

@@ -80,7 +80,9 @@ export class TranscodeTask implements Task {
         concurrency: 4,
         pollMs: 100,
       });
-      return Object.fromEntries(Object.entries(keys).map(([file, key]) => [`${prefix}/${file}`, key]));
+      // Only the playlist is an output: it names its segments, and listing hundreds of segments would
+      // bloat status.json and the job events (an SQS message has a size limit).
+      return { [`${prefix}/index.m3u8`]: keys['index.m3u8']! };
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
