@@ -1,57 +1,270 @@
-import type { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { CsvError, parse, type Options } from 'csv-parse';
+import { Writable, type Readable, type Transform } from 'node:stream';
+import { finished, pipeline } from 'node:stream/promises';
+import { CsvError, parse, type InfoRecord, type Options, type Parser } from 'csv-parse';
 import { BadInputError } from '../../errors.js';
 import { csvLimits } from './limits.js';
+import { discoverEnding, INCOMPLETE, RecordScanner, type LineEnding } from './record-scanner.js';
 
 export interface RecordHandler {
-  /** Each record in file order, the header first. Throw to stop (a BadInputError fails the job). */
-  record(cells: string[]): void;
   /**
-   * A record csv-parse could not read (bad quoting), in its place in the order: called just before the
-   * record that follows it, or at the end.
+   * Each record in file order, the header first. `canonical` is the record's own text when it is already
+   * as validated.csv writes it (so a valid row that normalisation leaves alone can be copied). Throw to
+   * stop (a BadInputError fails the job).
    */
+  record(cells: string[], canonical: string | undefined): void;
+  /** A record csv-parse could not read (bad quoting), in its place in the order. */
   skipped(message: string): void;
 }
 
 /**
- * Streams bytes through the decoding stages into csv-parse (arrays, not `columns`, so no field is ever
- * dropped) and hands records to `handler` in order. Records go out by the 'data' event rather than
- * async iteration or `on_record`, the fastest of the three (measured); skipped records are queued with
- * their position and interleaved, since csv-parse reports them ahead of records still in flight.
+ * Streams bytes through the decoding stages and reads records exactly as csv-parse reads them (arrays, not
+ * `columns`, so no field is ever dropped), handing them to `handler` in order.
+ *
+ * Plain RFC 4180 records take the fast path (record-scanner.ts). From a record the scanner will not read,
+ * csv-parse reads on (see Stretch) until it has read a good record, and the fast path goes on after it. So
+ * every irregular record is csv-parse's to judge, as before; tests compare the result with csv-parse alone
+ * on random input.
  */
 export async function streamRecords(source: Readable, stages: Transform[], delimiter: string, handler: RecordHandler): Promise<void> {
-  const skips: { before: number; message: string }[] = [];
-  let delivered = 0;
-  const parser = parse({
-    delimiter,
-    relax_column_count: true,
-    skip_empty_lines: true,
-    skip_records_with_error: true,
-    max_record_size: csvLimits.maxRecordChars,
-    on_skip: (err: CsvError | undefined) => {
-      if (err?.code === 'CSV_MAX_RECORD_SIZE') throw lineTooLong(parser.info.lines);
-      skips.push({ before: parser.info.records, message: err?.message ?? 'unreadable record' });
-    },
-  } satisfies Options);
-  const flushSkips = (upTo: number) => {
-    while (skips.length > 0 && (skips[0]?.before ?? Infinity) <= upTo) handler.skipped(skips.shift()!.message);
-  };
-  parser.on('data', (cells: string[]) => {
-    try {
-      flushSkips(delivered);
-      delivered += 1;
-      handler.record(cells);
-    } catch (err) {
-      parser.destroy(err as Error);
-    }
-  });
   try {
-    await pipeline([source, ...stages, parser]);
+    await pipeline([source, ...stages, new RecordSink(delimiter, handler)]);
   } catch (err) {
     throw asBadInput(err);
   }
-  flushSkips(Infinity);
+}
+
+/** The fast path's length bound: a record this long (in UTF-16 units, at most 3 bytes each) cannot reach csv-parse's byte bound. */
+const fastMaxChars = Math.floor(csvLimits.maxRecordChars / 3);
+/** Lines of text csv-parse is first given at an irregular record: enough for a stray quote, which it closes at the line end. */
+const firstPieceLines = 4;
+const found = Symbol('a good record');
+/** More than csv-parse ever holds back between writes (a CR LF, a doubled quote). */
+const lookBehind = 8;
+
+class RecordSink extends Writable {
+  private rest = '';
+  /** csv-parse's line number where `rest` starts. */
+  private line = 1;
+  private scanner: RecordScanner | undefined;
+  private ending: LineEnding | '\r' | undefined;
+  /** csv-parse reading an irregular stretch, while it has not yet read a good record. */
+  private stretch: Stretch | undefined;
+
+  constructor(
+    private readonly delimiter: string,
+    private readonly handler: RecordHandler,
+  ) {
+    super({ decodeStrings: true });
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
+    try {
+      if (this.stretch) {
+        const after = this.stretch.feed(chunk);
+        if (after === undefined) return done();
+        this.endStretch();
+        // The decoding stages pass whole UTF-8 characters only, so each chunk (and its tail) decodes on its own.
+        this.read(after.toString('utf8'), false);
+      } else this.read(chunk.toString('utf8'), false);
+      done();
+    } catch (err) {
+      done(err as Error);
+    }
+  }
+
+  override _final(done: (err?: Error | null) => void): void {
+    try {
+      if (!this.stretch) this.read('', true);
+    } catch (err) {
+      return done(err as Error);
+    }
+    if (!this.stretch) return done();
+    this.stretch.finish().then(() => done(), done);
+  }
+
+  override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
+    this.stretch?.parser.destroy();
+    done(err);
+  }
+
+  /** Reads what it can of `rest` + `text` on the fast path; keeps the unfinished tail. */
+  private read(text: string, final: boolean): void {
+    const s = this.rest.length > 0 ? this.rest + text : text;
+    this.rest = '';
+    if (!this.scanner) {
+      this.ending = discoverEnding(s, this.delimiter, final);
+      if (this.ending === '\n' || this.ending === '\r\n') this.scanner = new RecordScanner(this.delimiter, this.ending, fastMaxChars);
+      else if (this.ending === '\r' || final || s.length > csvLimits.maxRecordChars) {
+        // Records ending in a lone CR, a file without a line break, or a first record that will not end: csv-parse reads it all.
+        this.startStretch(true).feed(Buffer.from(s, 'utf8'));
+        return;
+      } else {
+        this.rest = s;
+        return;
+      }
+    }
+    const scanner = this.scanner;
+    scanner.begin();
+    let p = 0;
+    while (p < s.length) {
+      const next = scanner.scan(s, p);
+      if (next >= 0) {
+        const cells = scanner.cells;
+        if (cells.length > 0) this.handler.record(cells, scanner.canonical ? s.slice(p, scanner.textEnd) : undefined);
+        this.line += scanner.lines;
+        p = next;
+        continue;
+      }
+      if (next === INCOMPLETE && !final) break;
+      // Irregular (or the file's unfinished end): csv-parse reads from here, a piece at a time, until it has read a good record.
+      const stretch = this.startStretch(final);
+      let end = lineEndAfter(s, p, firstPieceLines);
+      let from = p;
+      for (;;) {
+        const after = stretch.feed(Buffer.from(s.slice(from, end), 'utf8'));
+        if (after !== undefined) {
+          this.endStretch();
+          p = end - after.toString('utf8').length;
+          break;
+        }
+        if (end === s.length) return;
+        from = end;
+        end = lineEndAfter(s, Math.min(s.length, end + 2 * (end - p)), 1);
+      }
+    }
+    this.rest = s.slice(p);
+  }
+
+  /** csv-parse takes over at a record boundary; unless `toTheEnd`, it hands back after its first good record. */
+  private startStretch(toTheEnd: boolean): Stretch {
+    this.stretch = new Stretch(this.options(), this.line, this.handler, toTheEnd);
+    return this.stretch;
+  }
+
+  private endStretch(): void {
+    this.line = this.stretch!.lineAfter;
+    this.stretch = undefined;
+  }
+
+  private options(): Options {
+    return {
+      delimiter: this.delimiter,
+      ...(this.ending === '\n' || this.ending === '\r\n' ? { record_delimiter: this.ending } : {}),
+      relax_column_count: true,
+      skip_empty_lines: true,
+      skip_records_with_error: true,
+      max_record_size: csvLimits.maxRecordChars,
+    };
+  }
+}
+
+/**
+ * One csv-parse run from a record boundary. csv-parse holds no state at a record boundary, so what it reads
+ * from there is what a single run over the whole file reads. Its stream is written synchronously (records
+ * go out through on_record, nothing is pushed, so each write is transformed at once) and its records and
+ * skips reach the handler as it reads them. On its first good record it stops and `feed` returns the bytes
+ * after that record, for the fast path.
+ */
+class Stretch {
+  readonly parser: Parser;
+  lineAfter = 0;
+  private fed = 0;
+  /** The last bytes fed before the current piece: csv-parse may hold a record's line break back for look-ahead. */
+  private tail = Buffer.alloc(0);
+  private stopAt = -1;
+  private failure: unknown;
+
+  constructor(
+    options: Options,
+    firstLine: number,
+    handler: RecordHandler,
+    private toTheEnd: boolean,
+  ) {
+    const line = (error: CsvError) => firstLine + (error.lines as number) - 1;
+    const reading: Options = {
+      ...options,
+      on_record: (cells: string[], info: InfoRecord) => {
+        this.guard(() => handler.record(cells, undefined));
+        if (!this.toTheEnd) {
+          this.stopAt = info.bytes;
+          this.lineAfter = firstLine + info.lines;
+          throw found;
+        }
+        return null;
+      },
+      on_skip: (error: CsvError | undefined): undefined => {
+        this.guard(() => {
+          if (error?.code === 'CSV_MAX_RECORD_SIZE') throw lineTooLong(line(error));
+          handler.skipped(error ? describeSkip(error, line(error)) : 'unreadable record');
+        });
+      },
+    };
+    this.parser = parse(reading);
+    // Abandoned at the first good record (by throwing `found`): that error is expected; others surface through `failure`.
+    this.parser.on('error', (err) => {
+      if ((err as unknown) !== found && this.failure === undefined) this.failure = err;
+    });
+    this.parser.resume();
+  }
+
+  /** Reads `bytes`; returns what follows the first good record, or undefined while there is none yet. */
+  feed(bytes: Buffer): Buffer | undefined {
+    const start = this.fed;
+    this.fed += bytes.length;
+    this.parser.write(bytes);
+    if (this.failure !== undefined) throw this.failure;
+    if (this.stopAt >= start) return bytes.subarray(this.stopAt - start);
+    if (this.stopAt >= 0) return Buffer.concat([this.tail.subarray(this.tail.length - (start - this.stopAt)), bytes]);
+    this.tail = Buffer.concat([this.tail, bytes.subarray(-lookBehind)]).subarray(-lookBehind);
+    return undefined;
+  }
+
+  /** The end of the file: csv-parse reads what it held back for look-ahead. */
+  async finish(): Promise<void> {
+    this.toTheEnd = true;
+    this.parser.end();
+    try {
+      await finished(this.parser);
+    } catch (err) {
+      throw this.failure ?? err;
+    }
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  /** A handler's (or our own) error inside csv-parse's callbacks is kept and rethrown to the caller of feed/finish. */
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.failure ??= err;
+      throw err;
+    }
+  }
+}
+
+/** Where the n-th LF at or after `from` ends, or the text's end. */
+function lineEndAfter(s: string, from: number, n: number): number {
+  let at = Math.min(from, s.length);
+  for (let i = 0; i < n; i += 1) {
+    const nl = s.indexOf('\n', at);
+    if (nl < 0) return s.length;
+    at = nl + 1;
+  }
+  return at;
+}
+
+/** csv-parse's reason for a skipped record, in words a person can act on, with the line in the whole file. */
+export function describeSkip(error: CsvError, line: number): string {
+  switch (error.code) {
+    case 'INVALID_OPENING_QUOTE':
+      return `a quote inside an unquoted value (line ${line}, field ${Number(error.column) + 1}): quote the whole value and double the quotes inside it`;
+    case 'CSV_INVALID_CLOSING_QUOTE':
+      return `text follows a closing quote (line ${line}): double the quotes inside a quoted value; the record runs on to the next quote that closes a value, so later lines may have been read into it`;
+    case 'CSV_QUOTE_NOT_CLOSED':
+      return `a quoted value opened near line ${line} is never closed: the rest of the file was read into it`;
+    default:
+      return `${error.message.replace(/ at line \d+| on line \d+/, '')} (line ${line})`;
+  }
 }
 
 function lineTooLong(line: number): BadInputError {

@@ -39,7 +39,7 @@ export async function validateCsv(source: Readable, format: CsvFormat, schema: T
   };
 
   await streamRecords(source, decodingStages(format), format.delimiter, {
-    record(cells) {
+    record(cells, canonical) {
       if (!header) return onHeader(cells);
       counts.rowsRead += 1;
       if (cells.length !== header.length) {
@@ -48,13 +48,14 @@ export async function validateCsv(source: Readable, format: CsvFormat, schema: T
       if (compiled) {
         const result = compiled.check(cells);
         if (!Array.isArray(result)) return reject(result);
-        emit('validated.csv', csvLine(result));
+        // A row already in validated.csv's form that normalisation left alone is copied, not rewritten.
+        emit('validated.csv', canonical !== undefined && unchanged(cells, result) ? canonical + '\n' : csvLine(result));
       } else {
         for (let i = 0; i < cells.length; i += 1) {
           const cell = cells[i] as string;
           if (!missing.has(cell)) inference[i]!.observe(cell);
         }
-        emit('validated.csv', csvLine(cells));
+        emit('validated.csv', canonical !== undefined ? canonical + '\n' : csvLine(cells));
       }
       counts.rowsValid += 1;
     },
@@ -71,4 +72,13 @@ export async function validateCsv(source: Readable, format: CsvFormat, schema: T
     missingValues: defaultMissingValues,
   };
   return { ...counts, schema: applied };
+}
+
+/** Whether every normalised cell is its raw cell (a missing one, null, is written empty as its raw '' is). */
+function unchanged(cells: readonly string[], normalised: readonly (string | null)[]): boolean {
+  for (let i = 0; i < cells.length; i += 1) {
+    const value = normalised[i];
+    if (value !== cells[i] && !(value === null && cells[i] === '')) return false;
+  }
+  return true;
 }
