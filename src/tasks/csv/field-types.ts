@@ -26,6 +26,7 @@ const ok = (value: string): Conversion => value;
 const fail = (error: string): Conversion => new Invalid(error);
 
 export function convertInteger(raw: string): Conversion {
+  if (isPlainInteger(raw)) return raw;
   if (!integerPattern.test(raw)) return fail('not an integer');
   const n = Number(raw);
   if (!Number.isSafeInteger(n)) return fail('integer beyond ±2^53, which cannot be represented exactly');
@@ -33,10 +34,59 @@ export function convertInteger(raw: string): Conversion {
 }
 
 export function convertNumber(raw: string): Conversion {
+  if (isPlainDecimal(raw)) return raw;
   if (!numberPattern.test(raw)) return fail('not a number');
   const n = Number(raw);
   if (!Number.isFinite(n)) return fail('number out of range');
   return ok(String(n));
+}
+
+const DIGIT_0 = 0x30;
+const MINUS = 0x2d;
+/** Most significant digits a decimal may have and still be the shortest text of the double it parses to. */
+const exactDigits = 15;
+
+/**
+ * Whether `raw` is an integer already in the form String(Number(raw)) gives, so converting it would only
+ * rebuild the same text: optional '-', no leading zero, at most 15 digits (safe), not '-0'.
+ */
+function isPlainInteger(raw: string): boolean {
+  const start = raw.charCodeAt(0) === MINUS ? 1 : 0;
+  const digits = raw.length - start;
+  if (digits < 1 || digits > exactDigits) return false;
+  const first = raw.charCodeAt(start) - DIGIT_0;
+  if (first < 0 || first > 9 || (first === 0 && (digits > 1 || start === 1))) return false;
+  for (let i = start + 1; i < raw.length; i += 1) {
+    const d = raw.charCodeAt(i) - DIGIT_0;
+    if (d < 0 || d > 9) return false;
+  }
+  return true;
+}
+
+/**
+ * Whether `raw` is a decimal that String(Number(raw)) gives back unchanged. Distinct decimals of at most
+ * 15 significant digits parse to distinct doubles, so such a decimal is its double's shortest text; JS
+ * prints it in plain notation when it is at least 1e-6 (and it is far below 1e21). So: optional '-',
+ * integer part without a leading zero, a fraction (if any) without a trailing zero, at most 15
+ * significant digits, at most 5 zeros after '0.', never a zero value with a sign. A unit test checks the
+ * claim against String(Number(raw)) on many random decimals.
+ */
+function isPlainDecimal(raw: string): boolean {
+  const dot = raw.indexOf('.');
+  if (dot < 0) return isPlainInteger(raw);
+  const start = raw.charCodeAt(0) === MINUS ? 1 : 0;
+  if (dot === start || dot === raw.length - 1 || raw.charCodeAt(raw.length - 1) === DIGIT_0) return false;
+  const zeroInteger = dot === start + 1 && raw.charCodeAt(start) === DIGIT_0;
+  if (!zeroInteger && !isPlainInteger(raw.slice(0, dot))) return false;
+  let significant = zeroInteger ? 0 : dot - start;
+  let leadingZeros = 0;
+  for (let i = dot + 1; i < raw.length; i += 1) {
+    const d = raw.charCodeAt(i) - DIGIT_0;
+    if (d < 0 || d > 9) return false;
+    if (significant === 0 && d === 0) leadingZeros += 1;
+    else significant += 1;
+  }
+  return significant <= exactDigits && leadingZeros <= 5;
 }
 
 const monthDays = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];

@@ -117,6 +117,7 @@ export class RecordScanner {
         if (i + 1 >= s.length) return this.pending(s, p);
         if (s.charCodeAt(i + 1) !== LF) return IRREGULAR;
       }
+      if (i - p > this.maxChars) return IRREGULAR;
       this.cells = cells;
       this.textEnd = i;
       this.lines = lines;

@@ -120,8 +120,10 @@ function fieldCheck(field: Field, missing: ReadonlySet<string>): FieldCheck {
   const required = c.required === true;
   const requiredMissing = new Invalid('required value is missing');
   const typeSuffix = ` (column type ${field.type})`;
+  // The default missing value is only '': a length test, not a Set lookup that hashes every cell.
+  const onlyEmptyMissing = missing.size === 1 && missing.has('');
   return (raw) => {
-    if (missing.has(raw)) return required ? requiredMissing : null;
+    if (onlyEmptyMissing ? raw.length === 0 : missing.has(raw)) return required ? requiredMissing : null;
     const converted = convert(raw);
     if (converted instanceof Invalid) return new Invalid(converted.error + typeSuffix);
     for (const check of checks) {
