@@ -11,6 +11,7 @@ const LF = 0x0a;
 const CR = 0x0d;
 const needsQuotes = /[",\r\n]/;
 const noCells: string[] = [];
+const noStrays: number[] = [];
 
 /**
  * The fast path for reading CSV: plain RFC 4180 records only, each read as csv-parse reads it (arrays,
@@ -19,8 +20,18 @@ const noCells: string[] = [];
  * `indexOf`. Anything else is IRREGULAR and left to the caller, which hands it to csv-parse.
  */
 export class RecordScanner {
-  /** Cells of the record last scanned; empty for an empty line (which csv-parse skips). */
+  /** Cells of the record last scanned (none while `splitting` is off). */
   cells: string[] = noCells;
+  /** Whether the last "record" was an empty line, which csv-parse skips. */
+  empty = false;
+  /**
+   * Fields (0-based) of the quotes in the last record when it is a single line whose every quote stands
+   * inside an unquoted value: csv-parse reports each such quote (INVALID_OPENING_QUOTE), keeps it as
+   * text and drops the record at the line's end. Empty for any other record.
+   */
+  strays: number[] = noStrays;
+  /** Off, records are only delimited, not split into cells: for a reader that only needs to know where they end. */
+  splitting = true;
   /** Where the last scanned record's text ends (its line ending excluded). */
   textEnd = 0;
   /** Line breaks the last record spans, counted as csv-parse counts them: each CR or LF inside a quoted value is one. */
@@ -55,7 +66,7 @@ export class RecordScanner {
     // Next quote and CR at or after p, or s.length when there are none: one search serves many lines.
     if (this.nextQuote < p) this.nextQuote = indexOr(s, '"', p);
     if (this.nextCr < p) this.nextCr = indexOr(s, '\r', p);
-    if (this.nextQuote < nl) return this.scanFields(s, p);
+    if (this.nextQuote < nl) return this.scanFields(s, p, nl);
     let end = nl;
     if (this.ending === '\r\n') {
       // A lone LF is data in a CRLF file, and a CR inside a line is data too: csv-parse decides those.
@@ -63,7 +74,9 @@ export class RecordScanner {
       end = nl - 1;
     } else if (this.nextCr < nl) return IRREGULAR;
     if (end - p > this.maxChars) return IRREGULAR;
-    this.cells = end === p ? noCells : s.slice(p, end).split(this.delimiter);
+    this.strays = noStrays;
+    this.empty = end === p;
+    this.cells = this.empty || !this.splitting ? noCells : s.slice(p, end).split(this.delimiter);
     this.textEnd = end;
     this.lines = 1;
     this.canonical = this.comma;
@@ -71,7 +84,8 @@ export class RecordScanner {
   }
 
   /** A record holding a quote, field by field. */
-  private scanFields(s: string, p: number): number {
+  private scanFields(s: string, p: number, firstBreak: number): number {
+    const keep = this.splitting;
     const cells: string[] = [];
     let lines = 1;
     let canonical = this.comma;
@@ -87,23 +101,26 @@ export class RecordScanner {
           // The character after the quote decides between a doubled quote and the value's end.
           if (q < 0 || q + 1 >= s.length) return this.pending(s, p);
           if (s.charCodeAt(q + 1) !== QUOTE) break;
-          value += s.slice(from, q + 1);
+          if (keep) value += s.slice(from, q + 1);
           from = q + 2;
         }
-        value += s.slice(from, q);
-        lines += countBreaks(value);
-        if (canonical && !needsQuotes.test(value)) canonical = false;
-        cells.push(value);
+        // Only a value that runs past the record's first line break (or a CR) holds breaks.
+        if (q > firstBreak || this.nextCr < q) lines += countBreaks(s, i + 1, q);
+        if (keep) {
+          value += s.slice(from, q);
+          if (canonical && !needsQuotes.test(value)) canonical = false;
+          cells.push(value);
+        }
         i = q + 1;
       } else {
         let j = i;
         for (; j < s.length; j += 1) {
           const c = s.charCodeAt(j);
           if (c === this.delimiterCode || c === LF || c === CR) break;
-          if (c === QUOTE) return IRREGULAR;
+          if (c === QUOTE) return j > i ? this.strayQuotes(s, p, firstBreak) : IRREGULAR;
         }
         if (j >= s.length) return this.pending(s, p);
-        cells.push(s.slice(i, j));
+        if (keep) cells.push(s.slice(i, j));
         i = j;
       }
       if (i >= s.length) return this.pending(s, p);
@@ -119,11 +136,58 @@ export class RecordScanner {
       }
       if (i - p > this.maxChars) return IRREGULAR;
       this.cells = cells;
+      this.strays = noStrays;
+      this.empty = false;
       this.textEnd = i;
       this.lines = lines;
       this.canonical = canonical;
       return i + this.ending.length;
     }
+  }
+
+  /**
+   * The line from p to `nl` holds a quote inside an unquoted value. If it is otherwise plain (quoted values,
+   * if any, open and close on this line; no stray CR), it is one record that csv-parse reports once per
+   * such quote: see `strays`. Otherwise IRREGULAR, for csv-parse itself.
+   */
+  private strayQuotes(s: string, p: number, nl: number): number {
+    const end = this.ending === '\r\n' ? nl - 1 : nl;
+    if (end - p > this.maxChars || (this.ending === '\r\n' && s.charCodeAt(end) !== CR)) return IRREGULAR;
+    const strays: number[] = [];
+    let field = 0;
+    let i = p;
+    while (i < end) {
+      if (s.charCodeAt(i) === QUOTE) {
+        // A quoted value: it must close on this line, followed by a delimiter or the line's end.
+        let q = s.indexOf('"', i + 1);
+        while (q >= 0 && q < end && s.charCodeAt(q + 1) === QUOTE) q = s.indexOf('"', q + 2);
+        if (q < 0 || q >= end || countBreaks(s, i + 1, q) > 0) return IRREGULAR;
+        i = q + 1;
+        if (i === end) break;
+        if (s.charCodeAt(i) !== this.delimiterCode) return IRREGULAR;
+        i += 1;
+        field += 1;
+        continue;
+      }
+      for (; i < end; i += 1) {
+        const c = s.charCodeAt(i);
+        if (c === this.delimiterCode) break;
+        if (c === CR) return IRREGULAR;
+        if (c === QUOTE) strays.push(field);
+      }
+      if (i < end) {
+        i += 1;
+        field += 1;
+      }
+    }
+    if (strays.length === 0) return IRREGULAR;
+    this.strays = strays;
+    this.cells = noCells;
+    this.empty = false;
+    this.canonical = false;
+    this.textEnd = end;
+    this.lines = 1;
+    return nl + 1;
   }
 
   private pending(s: string, p: number): number {
@@ -136,10 +200,13 @@ function indexOr(s: string, search: string, from: number): number {
   return at < 0 ? s.length : at;
 }
 
-function countBreaks(value: string): number {
+/** CRs and LFs in s[from, to). */
+function countBreaks(s: string, from: number, to: number): number {
   let n = 0;
-  for (let at = value.indexOf('\n'); at >= 0; at = value.indexOf('\n', at + 1)) n += 1;
-  for (let at = value.indexOf('\r'); at >= 0; at = value.indexOf('\r', at + 1)) n += 1;
+  for (let i = from; i < to; i += 1) {
+    const c = s.charCodeAt(i);
+    if (c === LF || c === CR) n += 1;
+  }
   return n;
 }
 

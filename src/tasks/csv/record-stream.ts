@@ -5,13 +5,25 @@ import { BadInputError } from '../../errors.js';
 import { csvLimits } from './limits.js';
 import { discoverEnding, INCOMPLETE, RecordScanner, type LineEnding } from './record-scanner.js';
 
+/**
+ * Where the record being delivered lies in the text read, when that text is already as validated.csv
+ * writes it (so a valid row that normalisation leaves alone is copied, and consecutive ones in one
+ * piece). Valid during the `record` call only.
+ */
+export interface RecordText {
+  /** The text read; `textId` changes whenever it does. */
+  readonly text: string;
+  readonly textId: number;
+  readonly start: number;
+  /** Where the record's text ends, its line break excluded. */
+  readonly end: number;
+  /** Whether its line break is a lone LF, so text up to end + 1 is the record as written. */
+  readonly lf: boolean;
+}
+
 export interface RecordHandler {
-  /**
-   * Each record in file order, the header first. `canonical` is the record's own text when it is already
-   * as validated.csv writes it (so a valid row that normalisation leaves alone can be copied). Throw to
-   * stop (a BadInputError fails the job).
-   */
-  record(cells: string[], canonical: string | undefined): void;
+  /** Each record in file order, the header first. Throw to stop (a BadInputError fails the job). */
+  record(cells: string[], copy: RecordText | undefined): void;
   /** A record csv-parse could not read (bad quoting), in its place in the order. */
   skipped(message: string): void;
 }
@@ -25,12 +37,26 @@ export interface RecordHandler {
  * every irregular record is csv-parse's to judge, as before; tests compare the result with csv-parse alone
  * on random input.
  */
-export async function streamRecords(source: Readable, stages: Transform[], delimiter: string, handler: RecordHandler): Promise<void> {
+export async function streamRecords(source: Readable, stages: Transform[], delimiter: string, handler: RecordHandler, options: ReadOptions = {}): Promise<void> {
   try {
-    await pipeline([source, ...stages, new RecordSink(delimiter, handler)]);
+    await pipeline([source, ...stages, new RecordSink(delimiter, handler, options)]);
   } catch (err) {
     throw asBadInput(err);
   }
+}
+
+export interface ReadOptions {
+  /** The file's record delimiter, when its reading started earlier (a block of a file read in parallel). */
+  ending?: LineEnding;
+  /** Only the first record is split into cells; later ones are only delimited (the handler gets no cells). */
+  cellsOfFirstOnly?: boolean;
+  /** csv-parse's line number of the first record: skip reasons name lines of the whole file. */
+  firstLine?: number;
+  /**
+   * Called after an input chunk is read, when reading stands at a record boundary: `offset` is that
+   * boundary's byte offset in the input, `line` the line number of the record that starts there.
+   */
+  boundary?: (offset: number, line: number, ending: LineEnding) => void;
 }
 
 /** The fast path's length bound: a record this long (in UTF-16 units, at most 3 bytes each) cannot reach csv-parse's byte bound. */
@@ -47,14 +73,24 @@ class RecordSink extends Writable {
   private line = 1;
   private scanner: RecordScanner | undefined;
   private ending: LineEnding | '\r' | undefined;
+  /** Handed with each record already in validated.csv's form; one object, updated, so nothing is allocated per record. */
+  private readonly copy = { text: '', textId: 0, start: 0, end: 0, lf: true };
+  /** Input bytes received so far. */
+  private received = 0;
   /** csv-parse reading an irregular stretch, while it has not yet read a good record. */
   private stretch: Stretch | undefined;
 
   constructor(
     private readonly delimiter: string,
     private readonly handler: RecordHandler,
+    private readonly options: ReadOptions,
   ) {
     super({ decodeStrings: true });
+    this.line = options.firstLine ?? 1;
+    if (options.ending) {
+      this.ending = options.ending;
+      this.scanner = new RecordScanner(delimiter, options.ending, fastMaxChars);
+    }
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
@@ -66,6 +102,8 @@ class RecordSink extends Writable {
         // The decoding stages pass whole UTF-8 characters only, so each chunk (and its tail) decodes on its own.
         this.read(after.toString('utf8'), false);
       } else this.read(chunk.toString('utf8'), false);
+      this.received += chunk.length;
+      if (!this.stretch && this.scanner) this.options.boundary?.(this.received - Buffer.byteLength(this.rest, 'utf8'), this.line, this.ending as LineEnding);
       done();
     } catch (err) {
       done(err as Error);
@@ -105,12 +143,24 @@ class RecordSink extends Writable {
     }
     const scanner = this.scanner;
     scanner.begin();
+    this.copy.text = s;
+    this.copy.textId += 1;
+    this.copy.lf = this.ending === '\n';
     let p = 0;
     while (p < s.length) {
       const next = scanner.scan(s, p);
       if (next >= 0) {
-        const cells = scanner.cells;
-        if (cells.length > 0) this.handler.record(cells, scanner.canonical ? s.slice(p, scanner.textEnd) : undefined);
+        if (scanner.strays.length > 0) {
+          // csv-parse reports each quote inside an unquoted value, then drops the record (see RecordScanner.strays).
+          for (const field of scanner.strays) this.handler.skipped(describeSkip({ code: 'INVALID_OPENING_QUOTE', column: field, message: '' }, this.line));
+        } else if (!scanner.empty) {
+          if (scanner.canonical) {
+            this.copy.start = p;
+            this.copy.end = scanner.textEnd;
+          }
+          this.handler.record(scanner.cells, scanner.canonical ? this.copy : undefined);
+          if (this.options.cellsOfFirstOnly) scanner.splitting = false;
+        }
         this.line += scanner.lines;
         p = next;
         continue;
@@ -137,7 +187,7 @@ class RecordSink extends Writable {
 
   /** csv-parse takes over at a record boundary; unless `toTheEnd`, it hands back after its first good record. */
   private startStretch(toTheEnd: boolean): Stretch {
-    this.stretch = new Stretch(this.options(), this.line, this.handler, toTheEnd);
+    this.stretch = new Stretch(this.parseOptions(), this.line, this.handler, toTheEnd);
     return this.stretch;
   }
 
@@ -146,7 +196,7 @@ class RecordSink extends Writable {
     this.stretch = undefined;
   }
 
-  private options(): Options {
+  private parseOptions(): Options {
     return {
       delimiter: this.delimiter,
       ...(this.ending === '\n' || this.ending === '\r\n' ? { record_delimiter: this.ending } : {}),
@@ -254,7 +304,7 @@ function lineEndAfter(s: string, from: number, n: number): number {
 }
 
 /** csv-parse's reason for a skipped record, in words a person can act on, with the line in the whole file. */
-export function describeSkip(error: CsvError, line: number): string {
+export function describeSkip(error: { code: string; column?: unknown; message: string }, line: number): string {
   switch (error.code) {
     case 'INVALID_OPENING_QUOTE':
       return `a quote inside an unquoted value (line ${line}, field ${Number(error.column) + 1}): quote the whole value and double the quotes inside it`;
