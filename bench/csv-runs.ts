@@ -1,17 +1,22 @@
 /**
  * One bench run per process (so peak RSS is that run's own): `bare` is csv-parse streaming arrays with
- * no per-row work; `stageline` is the validation and analysis code the tasks use (parsing thread, same
- * protocol, local file streams instead of S3), with the main thread's event-loop delay measured.
+ * no per-row work; `stageline` is the validation and analysis code the tasks use (the same threads and
+ * protocol, local file streams instead of S3), with the main thread's event-loop delay measured. The
+ * stageline code is the compiled build in dist/ (what the container runs; `npm ci` builds it), so threads
+ * do not pay for compiling TypeScript on start as they would under tsx.
  */
 import { closeSync, createReadStream, createWriteStream, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { finished, pipeline } from 'node:stream/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parse } from 'csv-parse';
-import { csvLimits } from '../src/tasks/csv/limits.js';
-import { sniffCsv } from '../src/tasks/csv/sniff.js';
-import { runCsvThread } from '../src/tasks/csv/thread-host.js';
 import type { TableSchema } from '../src/pipeline/messages.js';
+
+const dist = new URL('../dist/tasks/csv/', import.meta.url);
+const { csvLimits } = (await import(new URL('limits.js', dist).href)) as typeof import('../src/tasks/csv/limits.js');
+const { sniffCsv } = (await import(new URL('sniff.js', dist).href)) as typeof import('../src/tasks/csv/sniff.js');
+const { analyseInThreads } = (await import(new URL('parallel-analysis.js', dist).href)) as typeof import('../src/tasks/csv/parallel-analysis.js');
+const { validateInThreads } = (await import(new URL('parallel-validation.js', dist).href)) as typeof import('../src/tasks/csv/parallel-validation.js');
 
 export interface RunResult {
   seconds: number;
@@ -44,12 +49,12 @@ export async function stageline(file: string, schema: TableSchema, dir: string):
   const validatedPath = join(dir, 'validated.csv');
   const validated = createWriteStream(validatedPath);
   const rejects = createWriteStream(join(dir, 'rejects.jsonl'));
-  const counts = await runCsvThread({ mode: 'validate', format, schema }, createReadStream(file), { 'validated.csv': validated, 'rejects.jsonl': rejects }, signal);
+  const counts = await validateInThreads(format, schema, createReadStream(file), { 'validated.csv': validated, 'rejects.jsonl': rejects }, signal);
   validated.end();
   rejects.end();
   await Promise.all([finished(validated), finished(rejects)]);
   const columns = counts.schema.fields.map((f) => ({ name: f.name, type: f.type }));
-  const report = await runCsvThread({ mode: 'analyse', columns, tmpDir: dir }, createReadStream(validatedPath), {}, signal);
+  const report = await analyseInThreads(columns, createReadStream(validatedPath), dir, signal);
   const seconds = (performance.now() - start) / 1000;
   delay.disable();
   if (report.rows !== counts.rowsValid) throw new Error('analysis and validation disagree on the row count');

@@ -2,7 +2,7 @@ import { BadInputError } from '../../errors.js';
 import { jobKey } from '../../storage/object-store.js';
 import type { Task, TaskContext, TaskResult } from '../task.js';
 import { ValidationReport } from './reports.js';
-import { runCsvThread } from './thread-host.js';
+import { analyseInThreads } from './parallel-analysis.js';
 
 /** Analysis: pandas-`describe` statistics of validated.csv, typed by validation.json, into analysis.json. */
 export class CsvAnalysisTask implements Task {
@@ -18,7 +18,7 @@ export class CsvAnalysisTask implements Task {
     }
     const input = await store.getStream({ bucket: store.bucket, key: validatedKey }, signal);
     const columns = validation.schema.fields.map((f) => ({ name: f.name, type: f.type }));
-    const analysis = await runCsvThread({ mode: 'analyse', columns, tmpDir: ctx.tmpDir }, input, {}, signal);
+    const analysis = await analyseInThreads(columns, input, ctx.tmpDir, signal);
     const key = await store.putJson(jobKey(job.jobId, 'analysis.json'), analysis, signal);
     return { outputs: { 'analysis.json': key } };
   }

@@ -197,6 +197,12 @@ const inferable: readonly { type: FieldType; convert: Converter }[] = [
   { type: 'datetime', convert: datetimeConverter(undefined) },
 ];
 
+/** What a TypeInference has learnt: the bit set of types still possible, and whether it saw a value. */
+export interface InferenceState {
+  possible: number;
+  seen: boolean;
+}
+
 /**
  * Infers one column's type over the whole file: every non-missing value narrows the set of types still
  * possible, so a column costs nothing once it is known to be text.
@@ -204,6 +210,20 @@ const inferable: readonly { type: FieldType; convert: Converter }[] = [
 export class TypeInference {
   private possible = (1 << inferable.length) - 1;
   private seen = false;
+
+  /** One inference from several threads' states over parts of the column. */
+  static merge(states: readonly InferenceState[]): TypeInference {
+    const merged = new TypeInference();
+    for (const s of states) {
+      merged.possible &= s.possible;
+      merged.seen ||= s.seen;
+    }
+    return merged;
+  }
+
+  state(): InferenceState {
+    return { possible: this.possible, seen: this.seen };
+  }
 
   observe(raw: string): void {
     if (this.possible === 0) return;

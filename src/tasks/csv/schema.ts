@@ -150,6 +150,9 @@ function normaliseConstraint(field: Field, value: string, what: string): string 
   return converted;
 }
 
+/** A `unique` constraint makes the check keep every value seen: one set, in file order. */
+export const hasUniqueConstraint = (schema: TableSchema | undefined) => schema?.fields.some((f) => f.constraints?.unique === true) ?? false;
+
 /** Numeric field types carry mean, std and quantiles in the analysis. */
 export const isNumericType = (type: FieldType) => type === 'integer' || type === 'number';
 

@@ -1,55 +1,70 @@
 /**
- * Entry of the CSV parsing thread (see thread-host.ts). Input arrives as transferred chunks, one per
- * 'pull' this thread sends when its source wants more; outputs leave in batches of about 256 KiB.
+ * Entry of a CSV thread (see thread-host.ts). The reader and analysis get input as transferred chunks,
+ * one per 'pull' their source sends when it wants more; a checker gets blocks and answers each with its
+ * outputs.
  */
 import { Readable } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
 import { analyseCsv } from './analyser.js';
-import type { FromThread, OutputName, ThreadSpec, ToThread } from './thread-protocol.js';
-import { validateCsv } from './validator.js';
+import { readBlocks } from './block-reader.js';
+import { streamRecords } from './record-stream.js';
+import type { FromThread, ThreadSpec, ToThread } from './thread-protocol.js';
+import { OutputText, RowValidator } from './validator.js';
 
 const port = parentPort!;
 const spec = workerData as ThreadSpec;
 const send = (msg: FromThread, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
+const bytesOf = (chunk: Uint8Array) => Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 
-const source = new Readable({
-  highWaterMark: 512 * 1024,
-  read() {
-    send({ type: 'pull' });
-  },
-});
-port.on('message', (msg: ToThread) => {
-  if (msg.type === 'chunk') source.push(Buffer.from(msg.chunk.buffer, msg.chunk.byteOffset, msg.chunk.byteLength));
-  else source.push(null);
-});
-
-const batchChars = 256 * 1024;
-const pending = new Map<OutputName, { parts: string[]; chars: number }>();
-const flush = (name: OutputName) => {
-  const batch = pending.get(name);
-  if (!batch || batch.parts.length === 0) return;
-  // TextEncoder always allocates a fresh buffer, safe to transfer (Buffer.from may hand out its pool).
-  const chunk = new TextEncoder().encode(batch.parts.join(''));
-  pending.set(name, { parts: [], chars: 0 });
-  send({ type: 'output', name, chunk }, [chunk.buffer as ArrayBuffer]);
-};
-const emit = (name: OutputName, text: string) => {
-  let batch = pending.get(name);
-  if (!batch) pending.set(name, (batch = { parts: [], chars: 0 }));
-  batch.parts.push(text);
-  batch.chars += text.length;
-  if (batch.chars >= batchChars) flush(name);
+const fail = (err: unknown) => {
+  const e = err instanceof Error ? err : new Error(String(err));
+  const code = (e as { code?: unknown }).code;
+  send({ type: 'failed', name: e.name, code: typeof code === 'string' ? code : undefined, message: e.message });
 };
 
-const work = spec.mode === 'validate' ? validateCsv(source, spec.format, spec.schema, emit) : analyseCsv(source, spec.columns, spec.tmpDir);
-work.then(
-  (value) => {
-    for (const name of pending.keys()) flush(name);
-    send({ type: 'result', value });
-  },
-  (err: unknown) => {
-    const e = err instanceof Error ? err : new Error(String(err));
-    const code = (e as { code?: unknown }).code;
-    send({ type: 'failed', name: e.name, code: typeof code === 'string' ? code : undefined, message: e.message });
-  },
-);
+if (spec.mode === 'check') {
+  const { header, schema, delimiter } = spec;
+  let validator: RowValidator | undefined;
+  // Blocks are checked one at a time, in the order they arrive; a failure ends the thread's work.
+  let work = Promise.resolve();
+  let failed = false;
+  port.on('message', (msg: ToThread) => {
+    work = work
+      .then(async () => {
+        if (failed) return;
+        validator ??= new RowValidator(header, schema, delimiter);
+        if (msg.type === 'finish') return send({ type: 'result', value: { inference: validator.inferenceStates() } });
+        if (msg.type !== 'block') return;
+        const out = { validated: new OutputText(), rejects: new OutputText() };
+        const { handler, counts } = validator.block(msg, out);
+        await streamRecords(Readable.from([bytesOf(msg.chunk)]), [], delimiter, handler, { ...(msg.ending ? { ending: msg.ending } : {}), firstLine: msg.firstLine });
+        // TextEncoder always allocates a fresh buffer, safe to transfer (Buffer.from may hand out its pool).
+        const validated = new TextEncoder().encode(out.validated.take());
+        const rejects = new TextEncoder().encode(out.rejects.take());
+        send({ type: 'checked', index: msg.index, validated, rejects, counts }, [validated.buffer as ArrayBuffer, rejects.buffer as ArrayBuffer]);
+      })
+      .catch((err: unknown) => {
+        failed = true;
+        fail(err);
+      });
+  });
+} else {
+  const source = new Readable({
+    highWaterMark: 512 * 1024,
+    read() {
+      send({ type: 'pull' });
+    },
+  });
+  port.on('message', (msg: ToThread) => {
+    if (msg.type === 'chunk') source.push(bytesOf(msg.chunk));
+    else if (msg.type === 'end') source.push(null);
+  });
+  const work =
+    spec.mode === 'read'
+      ? readBlocks(source, spec.format, {
+          header: (cells) => send({ type: 'header', cells }),
+          block: (chunk, place) => send({ type: 'block', chunk, ...place }, [chunk.buffer as ArrayBuffer]),
+        })
+      : analyseCsv(source, spec.columns, spec.tmpDir, spec.share);
+  work.then((value) => send({ type: 'result', value }), fail);
+}

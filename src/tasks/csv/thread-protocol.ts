@@ -1,32 +1,66 @@
 import type { TableSchema } from '../../pipeline/messages.js';
-import type { FieldType } from './field-types.js';
+import type { FieldType, InferenceState } from './field-types.js';
+import type { LineEnding } from './record-scanner.js';
+import type { ColumnShare } from './analyser.js';
 import type { AnalysisReport } from './reports.js';
 import type { CsvFormat } from './sniff.js';
+import type { RowCounts } from './validator.js';
 
-/** What the parsing thread is asked to do (its workerData). */
+/** What a CSV thread is asked to do (its workerData). */
 export type ThreadSpec =
-  | { mode: 'validate'; format: CsvFormat; schema: TableSchema | undefined }
-  | { mode: 'analyse'; columns: { name: string; type: FieldType }[]; tmpDir: string };
+  /** Validation's reader: decodes the input, reads its records exactly, cuts it into blocks of whole records. */
+  | { mode: 'read'; format: CsvFormat }
+  /** Validation's checkers: validate the blocks they are given. */
+  | { mode: 'check'; header: string[]; schema: TableSchema | undefined; delimiter: string }
+  /** Analysis: one of `share.of` threads that read validated.csv side by side, each describing its share of the columns. */
+  | { mode: 'analyse'; columns: { name: string; type: FieldType }[]; tmpDir: string; share: ColumnShare };
 
-export interface ValidationCounts {
-  rowsRead: number;
-  rowsValid: number;
-  rowsRejected: number;
+export interface ValidationCounts extends RowCounts {
   /** The schema applied, or the one inferred from the whole file. */
   schema: TableSchema;
 }
 
-export type ThreadResult<S extends ThreadSpec> = S extends { mode: 'validate' } ? ValidationCounts : AnalysisReport;
+export interface ReadResult {
+  /** Data rows read (the header not counted), unreadable records included. */
+  rows: number;
+}
 
-/** Output streams the thread writes, by output name. */
+export interface CheckResult {
+  inference: InferenceState[];
+}
+
+export type ThreadResult<S extends ThreadSpec> = S extends { mode: 'read' } ? ReadResult : S extends { mode: 'check' } ? CheckResult : AnalysisReport;
+
+/** Output streams of validation. */
 export type OutputName = 'validated.csv' | 'rejects.jsonl';
 
-/** Main thread → parsing thread: input bytes, one chunk per credit. */
-export type ToThread = { type: 'chunk'; chunk: Uint8Array } | { type: 'end' };
+/** Where a block of whole records starts in the file. */
+export interface BlockPlace {
+  /** Data rows before the block. */
+  firstRow: number;
+  /** csv-parse's line number of its first record. */
+  firstLine: number;
+  /** Whether the header is the block's first record. */
+  withHeader: boolean;
+  /** The file's record delimiter, once the reader has found it. */
+  ending: LineEnding | undefined;
+}
 
-/** Parsing thread → main thread. */
+/** Main thread → a CSV thread. */
+export type ToThread =
+  /** Input bytes for the reader or analysis, one chunk per credit. */
+  | { type: 'chunk'; chunk: Uint8Array }
+  | { type: 'end' }
+  /** A block for a checker, numbered in file order. */
+  | ({ type: 'block'; index: number; chunk: Uint8Array } & BlockPlace)
+  /** No more blocks: the checker reports its result. */
+  | { type: 'finish' };
+
+/** A CSV thread → the main thread. */
 export type FromThread =
   | { type: 'pull' }
-  | { type: 'output'; name: OutputName; chunk: Uint8Array }
-  | { type: 'result'; value: ValidationCounts | AnalysisReport }
+  | { type: 'header'; cells: string[] }
+  | ({ type: 'block'; chunk: Uint8Array } & BlockPlace)
+  | { type: 'checked'; index: number; validated: Uint8Array; rejects: Uint8Array; counts: RowCounts }
+  | { type: 'result'; value: ReadResult | CheckResult | AnalysisReport }
   | { type: 'failed'; name: string; code: string | undefined; message: string };

@@ -5,10 +5,10 @@ import type { Task, TaskContext, TaskResult } from '../task.js';
 import type { ValidationReport } from './reports.js';
 import { loadSchema } from './schema-source.js';
 import { readCsvHead, sniffCsv } from './sniff.js';
-import { runCsvThread } from './thread-host.js';
+import { validateInThreads } from './parallel-validation.js';
 
 /**
- * Validation: streams the input from S3 through a parsing thread into validated.csv and rejects.jsonl
+ * Validation: streams the input from S3 through parsing threads (parallel-validation.ts) into validated.csv and rejects.jsonl
  * (multipart uploads, concurrently), then writes validation.json. Over `maxErrorRate` the job fails with
  * CSV_ERROR_RATE_EXCEEDED, after all three outputs are written so a person can see why.
  */
@@ -31,7 +31,7 @@ export class CsvValidationTask implements Task {
     let counts;
     try {
       const input = await store.getStream(job.input, signal);
-      counts = await runCsvThread({ mode: 'validate', format, schema: schema.schema }, input, { 'validated.csv': validated, 'rejects.jsonl': rejects }, signal);
+      counts = await validateInThreads(format, schema.schema, input, { 'validated.csv': validated, 'rejects.jsonl': rejects }, signal);
     } catch (err) {
       validated.destroy();
       rejects.destroy();

@@ -1,77 +1,144 @@
-import type { Readable } from 'node:stream';
-import { BadInputError } from '../../errors.js';
 import type { TableSchema } from '../../pipeline/messages.js';
 import { csvLine } from './csv-text.js';
-import { decodingStages } from './decode.js';
-import { TypeInference } from './field-types.js';
+import { TypeInference, type InferenceState } from './field-types.js';
+import type { RecordHandler, RecordText } from './record-stream.js';
 import type { RejectLine } from './reports.js';
 import { compileSchema, defaultMissingValues, type CompiledSchema } from './schema.js';
-import { streamRecords } from './record-stream.js';
-import { checkHeader, type CsvFormat } from './sniff.js';
-import type { OutputName, ValidationCounts } from './thread-protocol.js';
 
-export type Emit = (name: OutputName, text: string) => void;
+/** A block's output text: written pieces, and runs of input records copied as they are, joined once. */
+export class OutputText {
+  private readonly parts: string[] = [];
+  private run = { text: '', textId: -1, start: 0, end: -1 };
+
+  write(text: string): void {
+    this.endRun();
+    this.parts.push(text);
+  }
+
+  /** The record's own text and a LF; a record that follows the last one copied extends the same slice. */
+  copy(record: RecordText): void {
+    const run = this.run;
+    if (!record.lf) return this.write(record.text.slice(record.start, record.end) + '\n');
+    if (record.textId === run.textId && record.start === run.end) {
+      run.end = record.end + 1;
+      return;
+    }
+    this.endRun();
+    this.run = { text: record.text, textId: record.textId, start: record.start, end: record.end + 1 };
+  }
+
+  take(): string {
+    this.endRun();
+    const text = this.parts.join('');
+    this.parts.length = 0;
+    return text;
+  }
+
+  private endRun(): void {
+    if (this.run.end < 0) return;
+    this.parts.push(this.run.text.slice(this.run.start, this.run.end));
+    this.run = { text: '', textId: -1, start: 0, end: -1 };
+  }
+}
+
+/** Where a block's outputs go. */
+export interface BlockOutputs {
+  validated: OutputText;
+  rejects: OutputText;
+}
+
+/** Rows of one block, as counted into validation.json. */
+export interface RowCounts {
+  rowsRead: number;
+  rowsValid: number;
+  rowsRejected: number;
+}
+
+/** Where a block starts in the file: rows before it, and whether the header is its first record. */
+export interface BlockStart {
+  firstRow: number;
+  withHeader: boolean;
+}
 
 /**
- * Validates every data row and writes valid rows to validated.csv, rejected ones to rejects.jsonl.
- * A row with more or fewer fields than the header is rejected as a whole. With a schema each row goes
- * through the compiled zod tuple and comes out normalised; without one, rows are kept as they are and
- * each column's type is inferred over the whole file.
+ * Validates data rows and writes valid ones to validated.csv, rejected ones to rejects.jsonl. A row with
+ * more or fewer fields than the header is rejected as a whole. With a schema each row goes through the
+ * compiled zod tuple and comes out normalised; without one, rows are kept as they are and each column's
+ * type is inferred. One RowValidator serves the blocks a checking thread is given, in any order: rows
+ * are numbered from each block's start, and inference states from all threads merge.
  */
-export async function validateCsv(source: Readable, format: CsvFormat, schema: TableSchema | undefined, emit: Emit): Promise<ValidationCounts> {
-  let header: string[] | undefined;
-  let compiled: CompiledSchema | undefined;
-  let inference: TypeInference[] = [];
-  const counts = { rowsRead: 0, rowsValid: 0, rowsRejected: 0 };
-  const missing = new Set(schema?.missingValues ?? defaultMissingValues);
+export class RowValidator {
+  private readonly compiled: CompiledSchema | undefined;
+  private readonly inference: TypeInference[];
+  private readonly missing: ReadonlySet<string>;
 
-  const reject = (line: Omit<RejectLine, 'row'>) => {
-    counts.rowsRejected += 1;
-    emit('rejects.jsonl', JSON.stringify({ row: counts.rowsRead, ...line } satisfies RejectLine) + '\n');
-  };
+  constructor(
+    private readonly header: readonly string[],
+    schema: TableSchema | undefined,
+    private readonly delimiter: string,
+  ) {
+    this.compiled = schema ? compileSchema(schema, header) : undefined;
+    this.inference = schema ? [] : header.map(() => new TypeInference());
+    this.missing = new Set(schema?.missingValues ?? defaultMissingValues);
+  }
 
-  const onHeader = (cells: string[]) => {
-    checkHeader(cells);
-    header = cells;
-    if (schema) compiled = compileSchema(schema, cells);
-    else inference = cells.map(() => new TypeInference());
-    emit('validated.csv', csvLine(cells));
-  };
-
-  await streamRecords(source, decodingStages(format), format.delimiter, {
-    record(cells, canonical) {
-      if (!header) return onHeader(cells);
-      counts.rowsRead += 1;
-      if (cells.length !== header.length) {
-        return reject({ column: null, value: cells.join(format.delimiter), error: `row has ${cells.length} fields, the header has ${header.length}` });
-      }
-      if (compiled) {
-        const result = compiled.check(cells);
-        if (!Array.isArray(result)) return reject(result);
-        // A row already in validated.csv's form that normalisation left alone is copied, not rewritten.
-        emit('validated.csv', canonical !== undefined && unchanged(cells, result) ? canonical + '\n' : csvLine(result));
-      } else {
-        for (let i = 0; i < cells.length; i += 1) {
-          const cell = cells[i] as string;
-          if (!missing.has(cell)) inference[i]!.observe(cell);
+  /** The record handler for one block; `counts` fills as the block is read. */
+  block(start: BlockStart, out: BlockOutputs): { handler: RecordHandler; counts: RowCounts } {
+    const counts: RowCounts = { rowsRead: 0, rowsValid: 0, rowsRejected: 0 };
+    const { header, compiled, inference, missing, delimiter } = this;
+    let expectHeader = start.withHeader;
+    const reject = (line: Omit<RejectLine, 'row'>) => {
+      counts.rowsRejected += 1;
+      out.rejects.write(JSON.stringify({ row: start.firstRow + counts.rowsRead, ...line } satisfies RejectLine) + '\n');
+    };
+    const handler: RecordHandler = {
+      record(cells, copy) {
+        if (expectHeader) {
+          expectHeader = false;
+          out.validated.write(csvLine(header));
+          return;
         }
-        emit('validated.csv', canonical !== undefined ? canonical + '\n' : csvLine(cells));
-      }
-      counts.rowsValid += 1;
-    },
-    skipped(message) {
-      counts.rowsRead += 1;
-      reject({ column: null, value: null, error: message });
-    },
-  });
+        counts.rowsRead += 1;
+        if (cells.length !== header.length) {
+          return reject({ column: null, value: cells.join(delimiter), error: `row has ${cells.length} fields, the header has ${header.length}` });
+        }
+        if (compiled) {
+          const result = compiled.check(cells);
+          if (!Array.isArray(result)) return reject(result);
+          // A row already in validated.csv's form that normalisation left alone is copied, not rewritten.
+          if (copy && unchanged(cells, result)) out.validated.copy(copy);
+          else out.validated.write(csvLine(result));
+        } else {
+          for (let i = 0; i < cells.length; i += 1) {
+            const cell = cells[i] as string;
+            if (!missing.has(cell)) inference[i]!.observe(cell);
+          }
+          if (copy) out.validated.copy(copy);
+          else out.validated.write(csvLine(cells));
+        }
+        counts.rowsValid += 1;
+      },
+      skipped(message) {
+        counts.rowsRead += 1;
+        reject({ column: null, value: null, error: message });
+      },
+    };
+    return { handler, counts };
+  }
 
-  if (!header) throw new BadInputError('CSV_EMPTY', 'The file has no records, not even a header line. Upload a CSV with a header line and data rows.');
-  if (counts.rowsRead === 0) throw new BadInputError('CSV_HEADER_ONLY', 'The file has a header line but no data rows. Add rows below the header.');
-  const applied: TableSchema = compiled?.schema ?? {
-    fields: header.map((name, i) => ({ name, type: inference[i]!.type })),
-    missingValues: defaultMissingValues,
-  };
-  return { ...counts, schema: applied };
+  /** What inference has seen so far (empty with a schema), to merge with other threads'. */
+  inferenceStates(): InferenceState[] {
+    return this.inference.map((i) => i.state());
+  }
+
+  /** The schema as applied: the given one in header order, or the types inferred from all threads' states. */
+  static applied(header: readonly string[], schema: TableSchema | undefined, states: InferenceState[][]): TableSchema {
+    if (schema) return compileSchema(schema, header).schema;
+    return {
+      fields: header.map((name, i) => ({ name, type: TypeInference.merge(states.map((s) => s[i]!)).type })),
+      missingValues: defaultMissingValues,
+    };
+  }
 }
 
 /** Whether every normalised cell is its raw cell (a missing one, null, is written empty as its raw '' is). */

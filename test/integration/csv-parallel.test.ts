@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { test } from 'node:test';
+import type { TableSchema } from '../../src/pipeline/messages.js';
+import { analyseCsv } from '../../src/tasks/csv/analyser.js';
+import { analyseInThreads } from '../../src/tasks/csv/parallel-analysis.js';
+import { validateInThreads } from '../../src/tasks/csv/parallel-validation.js';
+import { streamRecords } from '../../src/tasks/csv/record-stream.js';
+import { sniffCsv } from '../../src/tasks/csv/sniff.js';
+import { OutputText, RowValidator } from '../../src/tasks/csv/validator.js';
+
+const schema: TableSchema = {
+  fields: [
+    { name: 'id', type: 'integer' },
+    { name: 'price', type: 'number' },
+    { name: 'day', type: 'date' },
+    { name: 'note', type: 'string' },
+  ],
+};
+
+/** Several megabytes of rows with every kind of trouble, some of it spanning lines (so block cuts must respect it). */
+function messyFile(rows: number, ending: string): string {
+  let s = 5;
+  const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const lines = ['id,price,day,note'];
+  for (let i = 1; i <= rows; i += 1) {
+    const r = rnd();
+    const note = r < 0.05 ? `"two${ending}lines, ""quoted"""` : r < 0.1 ? `"with, comma"` : `note ${i}`;
+    let line = `${i},${(rnd() * 1000).toFixed(2)},2024-0${1 + (i % 9)}-1${i % 10},${note}`;
+    const defect = rnd();
+    if (defect < 0.01) line = `${i},n/a,2024-01-01,x`;
+    else if (defect < 0.02) line = `${i},1.5`;
+    else if (defect < 0.03) line = `${i},bad"quote,2024-01-01,"ok"`;
+    else if (defect < 0.035) line = `${i},"closed"then,2024-01-01,x${ending}${i},2.5,2024-01-01,"a"`;
+    else if (defect < 0.04) line = `${i},1.00,2024-02-30,x`;
+    else if (defect < 0.045) line = '';
+    lines.push(line);
+  }
+  return lines.join(ending) + ending;
+}
+
+/** The same validation in one pass over the whole file, in this thread: the reference. */
+async function onePass(text: string, tableSchema: TableSchema | undefined) {
+  const header = text.slice(0, text.search(/\r?\n/)).split(',');
+  const validator = new RowValidator(header, tableSchema, ',');
+  const out = { validated: new OutputText(), rejects: new OutputText() };
+  const { handler, counts } = validator.block({ firstRow: 0, withHeader: true }, out);
+  await streamRecords(Readable.from([Buffer.from(text)]), [], ',', handler);
+  return { validated: out.validated.take(), rejects: out.rejects.take(), counts, schema: RowValidator.applied(header, tableSchema, [validator.inferenceStates()]) };
+}
+
+async function inThreads(text: string, tableSchema: TableSchema | undefined) {
+  const bytes = Buffer.from(text);
+  const format = sniffCsv({ bytes: bytes.subarray(0, 1024 * 1024), gzip: false, complete: bytes.length <= 1024 * 1024 });
+  const chunks: Buffer[] = [];
+  for (let at = 0; at < bytes.length; at += 65536) chunks.push(bytes.subarray(at, at + 65536));
+  const collect = (stream: PassThrough) => {
+    const parts: Buffer[] = [];
+    stream.on('data', (b: Buffer) => parts.push(b));
+    return () => Buffer.concat(parts).toString('utf8');
+  };
+  const validated = new PassThrough();
+  const rejects = new PassThrough();
+  const [v, r] = [collect(validated), collect(rejects)];
+  const counts = await validateInThreads(format, tableSchema, Readable.from(chunks), { 'validated.csv': validated, 'rejects.jsonl': rejects }, new AbortController().signal);
+  return { validated: v(), rejects: r(), counts };
+}
+
+for (const ending of ['\n', '\r\n']) {
+  test(`validation across threads writes byte for byte what one pass writes (${JSON.stringify(ending)})`, async () => {
+    const text = messyFile(120_000, ending);
+    assert.ok(text.length > 4 * 1024 * 1024, 'the file spans several blocks');
+    for (const tableSchema of [schema, undefined]) {
+      const [expected, actual] = [await onePass(text, tableSchema), await inThreads(text, tableSchema)];
+      assert.ok(expected.counts.rowsRejected > 1000 && expected.counts.rowsValid > 100_000, JSON.stringify(expected.counts));
+      assert.equal(actual.validated, expected.validated);
+      assert.equal(actual.rejects, expected.rejects);
+      assert.deepEqual(actual.counts, { ...expected.counts, schema: expected.schema });
+    }
+  });
+}
+
+test('analysis across threads reports what one thread reports', async () => {
+  const rows = ['id,price,name,day'];
+  for (let i = 0; i < 50_000; i += 1) rows.push(`${i},${(i * 7919) % 1000}.5,${i % 3 ? `n${i % 97}` : '"a, b"'},${i % 5 ? '2024-01-02' : ''}`);
+  const text = rows.join('\n') + '\n';
+  const columns = [
+    { name: 'id', type: 'integer' as const },
+    { name: 'price', type: 'number' as const },
+    { name: 'name', type: 'string' as const },
+    { name: 'day', type: 'date' as const },
+  ];
+  const dir = await mkdtemp(join(tmpdir(), 'csv-analysis-'));
+  try {
+    const one = await analyseCsv(Readable.from([Buffer.from(text)]), columns, join(dir, 'one'));
+    const chunks = [Buffer.from(text.slice(0, 100_000)), Buffer.from(text.slice(100_000))];
+    const many = await analyseInThreads(columns, Readable.from(chunks), join(dir, 'many'), new AbortController().signal);
+    assert.deepEqual(many, one);
+    assert.equal(many.rows, 50_000);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
