@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { availableParallelism } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
+import { AbortedError } from '../../errors.js';
 import type { TableSchema } from '../../pipeline/messages.js';
 import type { CsvFormat } from './sniff.js';
 import { CsvThread, runCsvThread } from './thread-host.js';
@@ -90,35 +91,46 @@ export async function validateInThreads(
   };
   const held = () => received - written;
 
+  if (signal.aborted) throw new AbortedError('CSV validation aborted before it started', { cause: signal.reason });
+  // The reader stops with the task, and also when a checker fails first (it must not read on alone).
+  const stopReader = new AbortController();
+  const onAbort = () => stopReader.abort(signal.reason);
+  signal.addEventListener('abort', onAbort, { once: true });
+  const aborted = new Promise<never>((_, reject) => stopReader.signal.addEventListener('abort', () => reject(new AbortedError('CSV validation aborted', { cause: stopReader.signal.reason })), { once: true }));
+  aborted.catch(() => undefined);
+  const race = <T>(p: Promise<T>) => Promise.race([p, failed, aborted]);
+  const reading = runCsvThread({ mode: 'read', format }, input, stopReader.signal, {
+    message(msg) {
+      if (msg.type === 'header') startCheckers(msg.cells);
+      else if (msg.type === 'block') {
+        const { type: _, ...block } = msg;
+        queued.push({ index: received, ...block });
+        received += 1;
+        dispatch();
+      }
+    },
+    async ready(stop) {
+      for (;;) {
+        if (stop.aborted) return;
+        if (held() >= blocksPerChecker * checkerCount) await race(nextProgress());
+        else if (outputs['validated.csv'].writableNeedDrain) await once(outputs['validated.csv'], 'drain', { signal: stop });
+        else if (outputs['rejects.jsonl'].writableNeedDrain) await once(outputs['rejects.jsonl'], 'drain', { signal: stop });
+        else return;
+      }
+    },
+  });
   try {
-    const reading = runCsvThread({ mode: 'read', format }, input, signal, {
-      message(msg) {
-        if (msg.type === 'header') startCheckers(msg.cells);
-        else if (msg.type === 'block') {
-          const { type: _, ...block } = msg;
-          queued.push({ index: received, ...block });
-          received += 1;
-          dispatch();
-        }
-      },
-      async ready(stop) {
-        for (;;) {
-          if (stop.aborted) return;
-          if (held() >= blocksPerChecker * checkerCount) await Promise.race([nextProgress(), failed]);
-          else if (outputs['validated.csv'].writableNeedDrain) await once(outputs['validated.csv'], 'drain', { signal: stop });
-          else if (outputs['rejects.jsonl'].writableNeedDrain) await once(outputs['rejects.jsonl'], 'drain', { signal: stop });
-          else return;
-        }
-      },
-    });
-    await Promise.race([reading, failed]);
-    while (written < received) await Promise.race([nextProgress(), failed]);
+    await race(reading);
+    while (written < received) await race(nextProgress());
     for (const c of checkers) c.thread.post({ type: 'finish' });
-    const results = await Promise.race([Promise.all(checkers.map((c) => c.thread.result)), failed]);
+    const results = await race(Promise.all(checkers.map((c) => c.thread.result)));
     // readBlocks refuses a file without a header, so checkers exist here.
     const applied = RowValidator.applied(header!, schema, results.map((r) => r.inference));
     return { ...totals, schema: applied };
   } finally {
+    signal.removeEventListener('abort', onAbort);
+    stopReader.abort();
+    await reading.catch(() => undefined);
     await Promise.all(checkers.map((c) => c.thread.terminate()));
   }
 }
