@@ -8,7 +8,6 @@ import type { BlockPlace, ReadResult } from './thread-protocol.js';
 
 /** Size a block grows to before it is cut: large enough that a block's overhead is noise, small enough to keep memory flat. */
 const blockBytes = 1024 * 1024;
-
 export interface BlockSink {
   /** The header, as soon as it is read (checkers need it before the first block). */
   header(cells: string[]): void;
@@ -24,19 +23,21 @@ export interface BlockSink {
  * the whole file. Refuses a file with no records (CSV_EMPTY) or no data rows (CSV_HEADER_ONLY).
  */
 export async function readBlocks(source: Readable, format: CsvFormat, sink: BlockSink): Promise<ReadResult> {
-  // Decoded bytes from offset `pendingStart` on; the recorder may run ahead of reading, so cuts go by offset.
-  let pending: Buffer[] = [];
-  let pendingStart = 0;
-  const recorder = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      pending.push(chunk);
-      done(null, chunk);
-    },
-  });
   let header: string[] | undefined;
   let rows = 0;
   let ending: LineEnding | undefined;
   let place = { firstRow: 0, firstLine: 1, withHeader: false };
+  // Decoded bytes from offset `pendingStart` on; the recorder may run ahead of reading, so cuts go by offset.
+  let pending: Buffer[] = [];
+  let pendingStart = 0;
+  let recorded = 0;
+  const recorder = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      pending.push(chunk);
+      recorded += chunk.length;
+      done(null, chunk);
+    },
+  });
 
   /** Sends the decoded text up to `offset` as a block. */
   const emit = (offset: number) => {
@@ -79,7 +80,6 @@ export async function readBlocks(source: Readable, format: CsvFormat, sink: Bloc
   );
   if (!header) throw new BadInputError('CSV_EMPTY', 'The file has no records, not even a header line. Upload a CSV with a header line and data rows.');
   if (rows === 0) throw new BadInputError('CSV_HEADER_ONLY', 'The file has a header line but no data rows. Add rows below the header.');
-  const end = pendingStart + pending.reduce((n, b) => n + b.length, 0);
-  if (end > pendingStart) emit(end);
+  if (recorded > pendingStart) emit(recorded);
   return { rows };
 }

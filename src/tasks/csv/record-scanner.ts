@@ -45,7 +45,7 @@ export class RecordScanner {
 
   constructor(
     private readonly delimiter: string,
-    private readonly ending: LineEnding,
+    readonly ending: LineEnding,
     /** Records longer than this are IRREGULAR, so csv-parse applies its own size bound to them. */
     private readonly maxChars: number,
   ) {

@@ -56,7 +56,7 @@ export interface ReadOptions {
    * Called after an input chunk is read, when reading stands at a record boundary: `offset` is that
    * boundary's byte offset in the input, `line` the line number of the record that starts there.
    */
-  boundary?: (offset: number, line: number, ending: LineEnding) => void;
+  boundary?: (offset: number, line: number, ending: LineEnding | undefined) => void;
 }
 
 /** The fast path's length bound: a record this long (in UTF-16 units, at most 3 bytes each) cannot reach csv-parse's byte bound. */
@@ -64,6 +64,12 @@ const fastMaxChars = Math.floor(csvLimits.maxRecordChars / 3);
 /** Lines of text csv-parse is first given at an irregular record: enough for a stray quote, which it closes at the line end. */
 const firstPieceLines = 4;
 const found = Symbol('a good record');
+/**
+ * Longest run of records csv-parse cannot read, without one it can, that a file may hold. No record
+ * boundary is known inside such a run, so a reader cutting the file into blocks would have to hold all of
+ * it; and text this broken is broken throughout, not a few bad rows.
+ */
+export const maxUnreadableRunBytes = 8 * 1024 * 1024;
 /** More than csv-parse ever holds back between writes (a CR LF, a doubled quote). */
 const lookBehind = 8;
 
@@ -94,6 +100,7 @@ class RecordSink extends Writable {
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
+    this.received += chunk.length;
     try {
       if (this.stretch) {
         const after = this.stretch.feed(chunk);
@@ -102,8 +109,7 @@ class RecordSink extends Writable {
         // The decoding stages pass whole UTF-8 characters only, so each chunk (and its tail) decodes on its own.
         this.read(after.toString('utf8'), false);
       } else this.read(chunk.toString('utf8'), false);
-      this.received += chunk.length;
-      if (!this.stretch && this.scanner) this.options.boundary?.(this.received - Buffer.byteLength(this.rest, 'utf8'), this.line, this.ending as LineEnding);
+      if (!this.stretch && this.scanner) this.options.boundary?.(this.received - Buffer.byteLength(this.rest, 'utf8'), this.line, this.scanner.ending);
       done();
     } catch (err) {
       done(err as Error);
@@ -134,7 +140,7 @@ class RecordSink extends Writable {
       if (this.ending === '\n' || this.ending === '\r\n') this.scanner = new RecordScanner(this.delimiter, this.ending, fastMaxChars);
       else if (this.ending === '\r' || final || s.length > csvLimits.maxRecordChars) {
         // Records ending in a lone CR, a file without a line break, or a first record that will not end: csv-parse reads it all.
-        this.startStretch(true).feed(Buffer.from(s, 'utf8'));
+        this.startStretch(true, s).feed(Buffer.from(s, 'utf8'));
         return;
       } else {
         this.rest = s;
@@ -167,7 +173,7 @@ class RecordSink extends Writable {
       }
       if (next === INCOMPLETE && !final) break;
       // Irregular (or the file's unfinished end): csv-parse reads from here, a piece at a time, until it has read a good record.
-      const stretch = this.startStretch(final);
+      const stretch = this.startStretch(final, s.slice(p));
       let end = lineEndAfter(s, p, firstPieceLines);
       let from = p;
       for (;;) {
@@ -186,8 +192,17 @@ class RecordSink extends Writable {
   }
 
   /** csv-parse takes over at a record boundary; unless `toTheEnd`, it hands back after its first good record. */
-  private startStretch(toTheEnd: boolean): Stretch {
-    this.stretch = new Stretch(this.parseOptions(), this.line, this.handler, toTheEnd);
+  /**
+   * csv-parse takes over at a record boundary, `from` being the text read from there on; unless `toTheEnd`,
+   * it hands back after its first good record. Reading to the end, it reports each good record's end as a
+   * boundary, so a file csv-parse reads whole (lone-CR line breaks) can still be cut into blocks.
+   */
+  private startStretch(toTheEnd: boolean, from: string): Stretch {
+    const start = this.received - Buffer.byteLength(from, 'utf8');
+    const boundary = this.options.boundary;
+    const ending = this.ending;
+    const atRecordEnd = boundary && toTheEnd ? (bytes: number, line: number) => boundary(start + bytes, line, ending === '\r' ? undefined : ending) : undefined;
+    this.stretch = new Stretch(this.parseOptions(), this.line, this.handler, toTheEnd, atRecordEnd);
     return this.stretch;
   }
 
@@ -223,19 +238,27 @@ class Stretch {
   private tail = Buffer.alloc(0);
   private stopAt = -1;
   private failure: unknown;
+  /** Where the last good record ended (bytes fed) and the line after it: the start of a run of unreadable ones. */
+  private lastRecordEnd = 0;
+  private lastRecordLine: number;
 
   constructor(
     options: Options,
     firstLine: number,
     handler: RecordHandler,
     private toTheEnd: boolean,
+    atRecordEnd?: (bytes: number, line: number) => void,
   ) {
+    this.lastRecordLine = firstLine;
     const line = (error: CsvError) => firstLine + (error.lines as number) - 1;
     const reading: Options = {
       ...options,
       on_record: (cells: string[], info: InfoRecord) => {
         this.guard(() => handler.record(cells, undefined));
-        if (!this.toTheEnd) {
+        this.lastRecordEnd = info.bytes;
+        this.lastRecordLine = firstLine + info.lines;
+        if (this.toTheEnd) atRecordEnd?.(info.bytes, firstLine + info.lines);
+        else {
           this.stopAt = info.bytes;
           this.lineAfter = firstLine + info.lines;
           throw found;
@@ -263,6 +286,12 @@ class Stretch {
     this.fed += bytes.length;
     this.parser.write(bytes);
     if (this.failure !== undefined) throw this.failure;
+    if (this.fed - this.lastRecordEnd > maxUnreadableRunBytes) {
+      throw new BadInputError(
+        'CSV_MALFORMED',
+        `From line ${this.lastRecordLine} on, ${maxUnreadableRunBytes / 1024 ** 2} MiB of text hold no record that can be read: the quoting is broken throughout (a quote that does not close where it should). Fix the file's quoting.`,
+      );
+    }
     if (this.stopAt >= start) return bytes.subarray(this.stopAt - start);
     if (this.stopAt >= 0) return Buffer.concat([this.tail.subarray(this.tail.length - (start - this.stopAt)), bytes]);
     this.tail = Buffer.concat([this.tail, bytes.subarray(-lookBehind)]).subarray(-lookBehind);
