@@ -6,6 +6,7 @@
  * do not pay for compiling TypeScript on start as they would under tsx.
  */
 import { closeSync, createReadStream, createWriteStream, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { finished, pipeline } from 'node:stream/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -46,15 +47,17 @@ export async function stageline(file: string, schema: TableSchema, dir: string):
   closeSync(fd);
   const format = sniffCsv({ bytes: headBytes.subarray(0, got), gzip: false, complete: got < headBytes.length });
   const signal = new AbortController().signal;
+  // What the worker uses by default (CSV_THREADS): the core count, at most 4.
+  const threads = Math.min(availableParallelism(), 4);
   const validatedPath = join(dir, 'validated.csv');
   const validated = createWriteStream(validatedPath);
   const rejects = createWriteStream(join(dir, 'rejects.jsonl'));
-  const counts = await validateInThreads(format, schema, createReadStream(file), { 'validated.csv': validated, 'rejects.jsonl': rejects }, signal);
+  const counts = await validateInThreads(format, schema, createReadStream(file), { 'validated.csv': validated, 'rejects.jsonl': rejects }, signal, threads);
   validated.end();
   rejects.end();
   await Promise.all([finished(validated), finished(rejects)]);
   const columns = counts.schema.fields.map((f) => ({ name: f.name, type: f.type }));
-  const report = await analyseInThreads(columns, createReadStream(validatedPath), dir, signal);
+  const report = await analyseInThreads(columns, createReadStream(validatedPath), dir, signal, threads);
   const seconds = (performance.now() - start) / 1000;
   delay.disable();
   if (report.rows !== counts.rowsValid) throw new Error('analysis and validation disagree on the row count');

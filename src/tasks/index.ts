@@ -16,8 +16,8 @@ export function defaultTaskRegistry(config: Config): TaskRegistry {
   const audio = createAudioToolkit(config);
   return new TaskRegistry()
     .register('ingestion', 'csv', new CsvInspectTask())
-    .register('validation', 'csv', new CsvValidationTask())
-    .register('analysis', 'csv', new CsvAnalysisTask())
+    .register('validation', 'csv', new CsvValidationTask({ threads: config.CSV_THREADS }))
+    .register('analysis', 'csv', new CsvAnalysisTask({ threads: config.CSV_THREADS }))
     .register('validation', 'audio', new AudioProbeTask(audio))
     .register('analysis', 'audio', new TranscodeTask(audio))
     .register('analysis', 'audio', new WaveformTask(audio))

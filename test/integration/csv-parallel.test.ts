@@ -65,7 +65,7 @@ async function inThreads(text: string, tableSchema: TableSchema | undefined, chu
   const validated = new PassThrough();
   const rejects = new PassThrough();
   const [v, r] = [collect(validated), collect(rejects)];
-  const counts = await validateInThreads(format, tableSchema, Readable.from(chunks), { 'validated.csv': validated, 'rejects.jsonl': rejects }, new AbortController().signal);
+  const counts = await validateInThreads(format, tableSchema, Readable.from(chunks), { 'validated.csv': validated, 'rejects.jsonl': rejects }, new AbortController().signal, 2);
   return { validated: v(), rejects: r(), counts };
 }
 
@@ -105,7 +105,7 @@ test('analysis across threads reports what one thread reports', async () => {
   try {
     const one = await analyseCsv(Readable.from([Buffer.from(text)]), columns, join(dir, 'one'));
     const chunks = [Buffer.from(text.slice(0, 100_000)), Buffer.from(text.slice(100_000))];
-    const many = await analyseInThreads(columns, Readable.from(chunks), join(dir, 'many'), new AbortController().signal);
+    const many = await analyseInThreads(columns, Readable.from(chunks), join(dir, 'many'), new AbortController().signal, 3);
     assert.deepEqual(many, one);
     assert.equal(many.rows, 50_000);
   } finally {

@@ -15,8 +15,8 @@ before(async () => {
 });
 after(() => stack.stop());
 
-const validation = new CsvValidationTask();
-const analysis = new CsvAnalysisTask();
+const validation = new CsvValidationTask({ threads: 2 });
+const analysis = new CsvAnalysisTask({ threads: 2 });
 
 async function expectBadInput(promise: Promise<unknown>, code: string): Promise<BadInputError> {
   const err = await promise.then(

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
 import { ConfigError, loadConfig, queueUrlFor } from '../../src/config/env.js';
 
@@ -10,6 +11,8 @@ test('defaults follow the contract', () => {
   assert.equal(c.HTTP_PORT, 8080);
   assert.equal(c.LOG_LEVEL, 'info');
   assert.ok(c.VALIDATION_CONCURRENCY >= 1);
+  assert.equal(c.CSV_THREADS, Math.min(availableParallelism(), 4));
+  assert.equal(loadConfig({ CSV_THREADS: '1' }).CSV_THREADS, 1);
 });
 
 test('a bad value stops start-up with one line naming the variable', () => {
@@ -19,6 +22,7 @@ test('a bad value stops start-up with one line naming the variable', () => {
     [{ INGESTION_CONCURRENCY: '0' }, /^INGESTION_CONCURRENCY: /],
     [{ SQS_ANALYSIS_QUEUE_URL: 'not a url' }, /^SQS_ANALYSIS_QUEUE_URL: /],
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL: /],
+    [{ CSV_THREADS: '0' }, /^CSV_THREADS: /],
   ];
   for (const [env, pattern] of cases) {
     assert.throws(() => loadConfig(env), (err: unknown) => err instanceof ConfigError && pattern.test(err.message) && !err.message.includes('\n'));

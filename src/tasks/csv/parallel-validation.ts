@@ -1,5 +1,4 @@
 import { once } from 'node:events';
-import { availableParallelism } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { AbortedError } from '../../errors.js';
 import type { TableSchema } from '../../pipeline/messages.js';
@@ -17,7 +16,7 @@ type Checked = Extract<FromThread, { type: 'checked' }>;
 
 /**
  * Validation across threads. A reader thread decodes the input and cuts it into blocks of whole records
- * (block-reader.ts); checker threads validate blocks side by side; this thread hands blocks out, writes
+ * (block-reader.ts); `threads` checker threads validate blocks side by side; this thread hands blocks out, writes
  * each block's outputs in file order and adds up the counts. The result is the one a single pass gives,
  * byte for byte (rows are numbered from each block's first row, inference states merge). A schema with a
  * `unique` constraint gets one checker, since the values seen must be one set, in file order.
@@ -31,8 +30,9 @@ export async function validateInThreads(
   input: Readable,
   outputs: Record<OutputName, Writable>,
   signal: AbortSignal,
+  threads: number,
 ): Promise<ValidationCounts> {
-  const checkerCount = hasUniqueConstraint(schema) ? 1 : Math.max(1, Math.min(availableParallelism(), 4));
+  const checkerCount = hasUniqueConstraint(schema) ? 1 : Math.max(1, threads);
   const checkers: { thread: CsvThread<{ mode: 'check'; header: string[]; schema: TableSchema | undefined; delimiter: string }>; busy: number }[] = [];
   const queued: Block[] = [];
   const finished = new Map<number, Checked>();

@@ -54,6 +54,11 @@ export class CsvThread<S extends ThreadSpec> {
   }
 }
 
+export interface CsvThreadOptions {
+  /** Threads a CSV task runs besides validation's reader (CSV_THREADS). */
+  threads: number;
+}
+
 export interface FeedControl {
   /** Messages other than pull, result and failed (validation's reader sends its header and blocks). */
   message?: (msg: FromThread) => void;

@@ -6,6 +6,7 @@ import type { ValidationReport } from './reports.js';
 import { loadSchema } from './schema-source.js';
 import { readCsvHead, sniffCsv } from './sniff.js';
 import { validateInThreads } from './parallel-validation.js';
+import type { CsvThreadOptions } from './thread-host.js';
 
 /**
  * Validation: streams the input from S3 through parsing threads (parallel-validation.ts) into validated.csv and rejects.jsonl
@@ -14,6 +15,8 @@ import { validateInThreads } from './parallel-validation.js';
  */
 export class CsvValidationTask implements Task {
   readonly name = 'csv-validation';
+
+  constructor(private readonly options: CsvThreadOptions) {}
 
   async run(ctx: TaskContext): Promise<TaskResult> {
     const { job, store, signal } = ctx;
@@ -31,7 +34,7 @@ export class CsvValidationTask implements Task {
     let counts;
     try {
       const input = await store.getStream(job.input, signal);
-      counts = await validateInThreads(format, schema.schema, input, { 'validated.csv': validated, 'rejects.jsonl': rejects }, signal);
+      counts = await validateInThreads(format, schema.schema, input, { 'validated.csv': validated, 'rejects.jsonl': rejects }, signal, this.options.threads);
     } catch (err) {
       validated.destroy();
       rejects.destroy();
