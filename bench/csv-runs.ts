@@ -16,7 +16,7 @@ import type { TableSchema } from '../src/pipeline/messages.js';
 const dist = new URL('../dist/tasks/csv/', import.meta.url);
 const { csvLimits } = (await import(new URL('limits.js', dist).href)) as typeof import('../src/tasks/csv/limits.js');
 const { sniffCsv } = (await import(new URL('sniff.js', dist).href)) as typeof import('../src/tasks/csv/sniff.js');
-const { analyseInThreads } = (await import(new URL('parallel-analysis.js', dist).href)) as typeof import('../src/tasks/csv/parallel-analysis.js');
+const { runCsvThread } = (await import(new URL('thread-host.js', dist).href)) as typeof import('../src/tasks/csv/thread-host.js');
 const { validateInThreads } = (await import(new URL('parallel-validation.js', dist).href)) as typeof import('../src/tasks/csv/parallel-validation.js');
 
 export interface RunResult {
@@ -47,7 +47,7 @@ export async function stageline(file: string, schema: TableSchema, dir: string):
   closeSync(fd);
   const format = sniffCsv({ bytes: headBytes.subarray(0, got), gzip: false, complete: got < headBytes.length });
   const signal = new AbortController().signal;
-  // What the worker uses by default (CSV_THREADS): the core count, at most 4.
+  // Checkers, as the worker's default CSV_THREADS: the core count, at most 4.
   const threads = Math.min(availableParallelism(), 4);
   const validatedPath = join(dir, 'validated.csv');
   const validated = createWriteStream(validatedPath);
@@ -57,7 +57,7 @@ export async function stageline(file: string, schema: TableSchema, dir: string):
   rejects.end();
   await Promise.all([finished(validated), finished(rejects)]);
   const columns = counts.schema.fields.map((f) => ({ name: f.name, type: f.type }));
-  const report = await analyseInThreads(columns, createReadStream(validatedPath), dir, signal, threads);
+  const report = await runCsvThread({ mode: 'analyse', columns, tmpDir: dir }, createReadStream(validatedPath), signal);
   const seconds = (performance.now() - start) / 1000;
   delay.disable();
   if (report.rows !== counts.rowsValid) throw new Error('analysis and validation disagree on the row count');

@@ -28,7 +28,7 @@ export const EnvSchema = z.object({
   INGESTION_CONCURRENCY: positiveInt(16),
   VALIDATION_CONCURRENCY: positiveInt(cores),
   ANALYSIS_CONCURRENCY: positiveInt(cores),
-  // Threads one CSV task runs: validation's checkers, analysis' column shares. Cores can be more than a container's CPU quota.
+  // Checker threads one CSV validation runs besides its reader. Node's core count can exceed a container's CPU quota.
   CSV_THREADS: z.coerce.number().int().min(1).max(16).default(Math.min(cores, 4)),
   DRAIN_TIMEOUT_SECONDS: z.coerce.number().min(0).default(25),
   // How long a received message stays invisible between heartbeats; a crashed worker's jobs come back after this.

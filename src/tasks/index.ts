@@ -17,7 +17,7 @@ export function defaultTaskRegistry(config: Config): TaskRegistry {
   return new TaskRegistry()
     .register('ingestion', 'csv', new CsvInspectTask())
     .register('validation', 'csv', new CsvValidationTask({ threads: config.CSV_THREADS }))
-    .register('analysis', 'csv', new CsvAnalysisTask({ threads: config.CSV_THREADS }))
+    .register('analysis', 'csv', new CsvAnalysisTask())
     .register('validation', 'audio', new AudioProbeTask(audio))
     .register('analysis', 'audio', new TranscodeTask(audio))
     .register('analysis', 'audio', new WaveformTask(audio))

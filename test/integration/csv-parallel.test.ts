@@ -1,12 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { test } from 'node:test';
 import type { TableSchema } from '../../src/pipeline/messages.js';
-import { analyseCsv } from '../../src/tasks/csv/analyser.js';
-import { analyseInThreads } from '../../src/tasks/csv/parallel-analysis.js';
 import { validateInThreads } from '../../src/tasks/csv/parallel-validation.js';
 import { streamRecords } from '../../src/tasks/csv/record-stream.js';
 import { sniffCsv } from '../../src/tasks/csv/sniff.js';
@@ -89,26 +84,4 @@ test('megabytes of records csv-parse cannot read, without one good record: CSV_M
   // Each line is one record csv-parse skips (text after a closing quote, then a quote that closes): no record boundary is reported.
   const broken = `x,"${'a'.repeat(1000)}"b"\n`.repeat(9000);
   await assert.rejects(inThreads(`h1,h2\n1,2\n${broken}3,4\n`, undefined), { code: 'CSV_MALFORMED', message: /From line 3 on, 8 MiB/ });
-});
-
-test('analysis across threads reports what one thread reports', async () => {
-  const rows = ['id,price,name,day'];
-  for (let i = 0; i < 50_000; i += 1) rows.push(`${i},${(i * 7919) % 1000}.5,${i % 3 ? `n${i % 97}` : '"a, b"'},${i % 5 ? '2024-01-02' : ''}`);
-  const text = rows.join('\n') + '\n';
-  const columns = [
-    { name: 'id', type: 'integer' as const },
-    { name: 'price', type: 'number' as const },
-    { name: 'name', type: 'string' as const },
-    { name: 'day', type: 'date' as const },
-  ];
-  const dir = await mkdtemp(join(tmpdir(), 'csv-analysis-'));
-  try {
-    const one = await analyseCsv(Readable.from([Buffer.from(text)]), columns, join(dir, 'one'));
-    const chunks = [Buffer.from(text.slice(0, 100_000)), Buffer.from(text.slice(100_000))];
-    const many = await analyseInThreads(columns, Readable.from(chunks), join(dir, 'many'), new AbortController().signal, 3);
-    assert.deepEqual(many, one);
-    assert.equal(many.rows, 50_000);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
 });

@@ -16,7 +16,7 @@ before(async () => {
 after(() => stack.stop());
 
 const validation = new CsvValidationTask({ threads: 2 });
-const analysis = new CsvAnalysisTask({ threads: 2 });
+const analysis = new CsvAnalysisTask();
 
 async function expectBadInput(promise: Promise<unknown>, code: string): Promise<BadInputError> {
   const err = await promise.then(

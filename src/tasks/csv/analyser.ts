@@ -9,12 +9,6 @@ import { NumericColumn } from './numeric-column.js';
 import type { AnalysisReport, CategoricalColumnStats, NumericColumnStats } from './reports.js';
 import { isNumericType } from './schema.js';
 
-/** Which of the columns a thread describes: those whose index is `index` modulo `of`. */
-export interface ColumnShare {
-  index: number;
-  of: number;
-}
-
 type Column =
   | { name: string; type: NumericColumnStats['type']; stats: NumericColumn; missing: number }
   | { name: string; type: CategoricalColumnStats['type']; stats: CategoryColumn; missing: number };
@@ -22,29 +16,23 @@ type Column =
 /**
  * pandas-`describe` statistics of validated.csv, which validation wrote: UTF-8, comma, a header, every
  * row of the header's length, missing cells empty, numbers plain. Types come from validation.json.
- * `share` splits the columns between threads that each read the whole file: this one describes the
- * columns whose index is `index` modulo `of`, and reports only those, in order.
  */
-export async function analyseCsv(source: Readable, fields: { name: string; type: FieldType }[], tmpDir: string, share: ColumnShare = { index: 0, of: 1 }): Promise<AnalysisReport> {
+export async function analyseCsv(source: Readable, fields: { name: string; type: FieldType }[], tmpDir: string): Promise<AnalysisReport> {
   const spillDir = join(tmpDir, 'spill');
   mkdirSync(spillDir, { recursive: true });
-  const columns: (Column & { index: number })[] = [];
-  fields.forEach((f, i) => {
-    if (i % share.of !== share.index) return;
-    columns.push(
-      isNumericType(f.type)
-        ? { index: i, name: f.name, type: f.type as NumericColumnStats['type'], stats: new NumericColumn(join(spillDir, `n${i}.f64`)), missing: 0 }
-        : { index: i, name: f.name, type: f.type as CategoricalColumnStats['type'], stats: new CategoryColumn(spillDir, `c${i}`), missing: 0 },
-    );
-  });
+  const columns: Column[] = fields.map((f, i) =>
+    isNumericType(f.type)
+      ? { name: f.name, type: f.type as NumericColumnStats['type'], stats: new NumericColumn(join(spillDir, `n${i}.f64`)), missing: 0 }
+      : { name: f.name, type: f.type as CategoricalColumnStats['type'], stats: new CategoryColumn(spillDir, `c${i}`), missing: 0 },
+  );
   let rows = -1; // the header is the first record
   const reader = new CanonicalCsvReader((cells) => {
     rows += 1;
     if (rows === 0) return;
-    if (cells.length !== fields.length) throw unreadable(`row ${rows} has ${cells.length} fields, not ${fields.length}`);
+    if (cells.length !== columns.length) throw unreadable(`row ${rows} has ${cells.length} fields, not ${columns.length}`);
     for (let i = 0; i < columns.length; i += 1) {
       const column = columns[i]!;
-      const cell = cells[column.index]!;
+      const cell = cells[i]!;
       if (cell === '') column.missing += 1;
       else if (column.stats instanceof NumericColumn) column.stats.add(Number(cell));
       else column.stats.add(cell);

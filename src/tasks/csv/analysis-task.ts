@@ -2,14 +2,11 @@ import { BadInputError } from '../../errors.js';
 import { jobKey } from '../../storage/object-store.js';
 import type { Task, TaskContext, TaskResult } from '../task.js';
 import { ValidationReport } from './reports.js';
-import { analyseInThreads } from './parallel-analysis.js';
-import type { CsvThreadOptions } from './thread-host.js';
+import { runCsvThread } from './thread-host.js';
 
 /** Analysis: pandas-`describe` statistics of validated.csv, typed by validation.json, into analysis.json. */
 export class CsvAnalysisTask implements Task {
   readonly name = 'csv-analysis';
-
-  constructor(private readonly options: CsvThreadOptions) {}
 
   async run(ctx: TaskContext): Promise<TaskResult> {
     const { job, store, signal } = ctx;
@@ -21,7 +18,7 @@ export class CsvAnalysisTask implements Task {
     }
     const input = await store.getStream({ bucket: store.bucket, key: validatedKey }, signal);
     const columns = validation.schema.fields.map((f) => ({ name: f.name, type: f.type }));
-    const analysis = await analyseInThreads(columns, input, ctx.tmpDir, signal, this.options.threads);
+    const analysis = await runCsvThread({ mode: 'analyse', columns, tmpDir: ctx.tmpDir }, input, signal);
     const key = await store.putJson(jobKey(job.jobId, 'analysis.json'), analysis, signal);
     return { outputs: { 'analysis.json': key } };
   }

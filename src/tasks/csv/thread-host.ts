@@ -55,7 +55,7 @@ export class CsvThread<S extends ThreadSpec> {
 }
 
 export interface CsvThreadOptions {
-  /** Threads a CSV task runs besides validation's reader (CSV_THREADS). */
+  /** Checker threads validation runs besides its reader (CSV_THREADS). */
   threads: number;
 }
 
@@ -67,61 +67,49 @@ export interface FeedControl {
 }
 
 /**
- * Runs CSV threads that all read `input`, so the daemon's event loop (heartbeats, /healthz) never waits on
- * parsing. This thread keeps the I/O: it reads the body and hands every thread a copy of each chunk once
- * each has granted a credit, and only when `ready` allows, so a slow consumer or a slow parser holds back
- * the read (backpressure end to end, bounded memory). Abort terminates the threads at once.
+ * Runs a CSV thread that reads `input`, so the daemon's event loop (heartbeats, /healthz) never waits on
+ * parsing. This thread keeps the I/O: it reads the body and hands the thread one chunk per credit the
+ * thread grants, and only when `ready` allows, so a slow consumer or a slow parser holds back the read
+ * (backpressure end to end, bounded memory). Abort terminates the thread at once.
  */
-export async function runCsvThreads<S extends ThreadSpec>(specs: S[], input: Readable, signal: AbortSignal, control: FeedControl = {}): Promise<ThreadResult<S>[]> {
+export async function runCsvThread<S extends ThreadSpec>(spec: S, input: Readable, signal: AbortSignal, control: FeedControl = {}): Promise<ThreadResult<S>> {
   if (signal.aborted) throw new AbortedError('CSV task aborted before it started', { cause: signal.reason });
-  const credits = specs.map(() => 0);
+  let credits = 0;
   let wake: (() => void) | undefined;
   const stop = new AbortController();
-  const threads = specs.map(
-    (spec, i) =>
-      new CsvThread(spec, (msg) => {
-        if (msg.type === 'pull') {
-          credits[i] = (credits[i] ?? 0) + 1;
-          wake?.();
-        } else control.message?.(msg);
-      }),
-  );
+  const thread = new CsvThread(spec, (msg) => {
+    if (msg.type === 'pull') {
+      credits += 1;
+      wake?.();
+    } else control.message?.(msg);
+  });
   const aborted = new Promise<never>((_, reject) => {
     signal.addEventListener('abort', () => reject(new AbortedError('CSV task aborted', { cause: signal.reason })), { once: true, signal: stop.signal });
   });
   aborted.catch(() => undefined);
-  const terminate = () => Promise.all(threads.map((t) => t.terminate()));
 
   const feed = async () => {
     for await (const chunk of input as AsyncIterable<Buffer>) {
-      while (credits.some((c) => c === 0) && !stop.signal.aborted) await new Promise<void>((r) => (wake = r));
+      while (credits === 0 && !stop.signal.aborted) await new Promise<void>((r) => (wake = r));
       if (stop.signal.aborted) return;
+      credits -= 1;
       await control.ready?.(stop.signal);
-      threads.forEach((thread, i) => {
-        credits[i] = (credits[i] ?? 1) - 1;
-        // A fresh copy each thread can own: network buffers are often slices of a larger shared allocation.
-        const copy = new Uint8Array(chunk);
-        thread.post({ type: 'chunk', chunk: copy }, [copy.buffer]);
-      });
+      // A fresh copy the thread can own: network buffers are often slices of a larger shared allocation.
+      const copy = new Uint8Array(chunk);
+      thread.post({ type: 'chunk', chunk: copy }, [copy.buffer]);
     }
-    for (const thread of threads) thread.post({ type: 'end' });
+    thread.post({ type: 'end' });
   };
 
   try {
     const fed = feed();
-    // If a thread fails first, stop feeding; if feeding fails (S3 read error), that error wins.
-    const [values] = await Promise.race([Promise.all([Promise.all(threads.map((t) => t.result)), fed.catch(async (err: unknown) => { await terminate(); throw err; })]), aborted]);
-    return values;
+    // If the thread fails first, stop feeding; if feeding fails (S3 read error), that error wins.
+    const [value] = await Promise.race([Promise.all([thread.result, fed.catch(async (err: unknown) => { await thread.terminate(); throw err; })]), aborted]);
+    return value;
   } finally {
     stop.abort();
     wake?.();
     input.destroy();
-    await terminate();
+    await thread.terminate();
   }
-}
-
-/** One thread reading `input` (see runCsvThreads). */
-export async function runCsvThread<S extends ThreadSpec>(spec: S, input: Readable, signal: AbortSignal, control: FeedControl = {}): Promise<ThreadResult<S>> {
-  const [value] = await runCsvThreads([spec], input, signal, control);
-  return value!;
 }

@@ -65,6 +65,6 @@ if (spec.mode === 'check') {
           header: (cells) => send({ type: 'header', cells }),
           block: (chunk, place) => send({ type: 'block', chunk, ...place }, [chunk.buffer as ArrayBuffer]),
         })
-      : analyseCsv(source, spec.columns, spec.tmpDir, spec.share);
+      : analyseCsv(source, spec.columns, spec.tmpDir);
   work.then((value) => send({ type: 'result', value }), fail);
 }

@@ -1,7 +1,6 @@
 import type { TableSchema } from '../../pipeline/messages.js';
 import type { FieldType, InferenceState } from './field-types.js';
 import type { LineEnding } from './record-scanner.js';
-import type { ColumnShare } from './analyser.js';
 import type { AnalysisReport } from './reports.js';
 import type { CsvFormat } from './sniff.js';
 import type { RowCounts } from './validator.js';
@@ -12,8 +11,7 @@ export type ThreadSpec =
   | { mode: 'read'; format: CsvFormat }
   /** Validation's checkers: validate the blocks they are given. */
   | { mode: 'check'; header: string[]; schema: TableSchema | undefined; delimiter: string }
-  /** Analysis: one of `share.of` threads that read validated.csv side by side, each describing its share of the columns. */
-  | { mode: 'analyse'; columns: { name: string; type: FieldType }[]; tmpDir: string; share: ColumnShare };
+  | { mode: 'analyse'; columns: { name: string; type: FieldType }[]; tmpDir: string };
 
 export interface ValidationCounts extends RowCounts {
   /** The schema applied, or the one inferred from the whole file. */
