@@ -3,7 +3,8 @@ import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { CsvError } from 'csv-parse';
 import { parse } from 'csv-parse/sync';
-import { describeSkip, streamRecords } from '../../src/tasks/csv/record-stream.js';
+import { describeSkip } from '../../src/tasks/csv/csv-parse-stretch.js';
+import { streamRecords } from '../../src/tasks/csv/record-stream.js';
 import { csvLimits } from '../../src/tasks/csv/limits.js';
 
 type Event = string[] | string;
