@@ -11,7 +11,7 @@ const found = Symbol('a good record');
  * boundary is known inside such a run, so a reader cutting the file into blocks would have to hold all of
  * it; and text this broken is broken throughout, not a few bad rows.
  */
-export const maxUnreadableRunBytes = 8 * 1024 * 1024;
+const maxUnreadableRunBytes = 8 * 1024 * 1024;
 /** More than csv-parse ever holds back between writes (a CR LF, a doubled quote). */
 const lookBehind = 8;
 
@@ -127,7 +127,7 @@ export function describeSkip(error: { code: string; column?: unknown; message: s
   }
 }
 
-export function lineTooLong(line: number): BadInputError {
+function lineTooLong(line: number): BadInputError {
   return new BadInputError(
     'CSV_LINE_TOO_LONG',
     `A record near line ${line} is longer than ${csvLimits.maxRecordChars} characters. Check for a quote that is never closed or a missing line break; split very long values out of the CSV.`,

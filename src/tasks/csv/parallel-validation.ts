@@ -4,7 +4,7 @@ import { AbortedError } from '../../errors.js';
 import type { TableSchema } from '../../pipeline/messages.js';
 import type { CsvFormat } from './sniff.js';
 import { CsvThread, runCsvThread } from './thread-host.js';
-import type { BlockPlace, FromThread, OutputName, ValidationCounts } from './thread-protocol.js';
+import type { BlockPlace, FromThread, OutputName, ThreadSpec, ValidationCounts } from './thread-protocol.js';
 import { hasUniqueConstraint } from './schema.js';
 import { RowValidator } from './validator.js';
 
@@ -33,7 +33,7 @@ export async function validateInThreads(
   threads: number,
 ): Promise<ValidationCounts> {
   const checkerCount = hasUniqueConstraint(schema) ? 1 : Math.max(1, threads);
-  const checkers: { thread: CsvThread<{ mode: 'check'; header: string[]; schema: TableSchema | undefined; delimiter: string }>; busy: number }[] = [];
+  const checkers: { thread: CsvThread<Extract<ThreadSpec, { mode: 'check' }>>; busy: number }[] = [];
   const queued: Block[] = [];
   const finished = new Map<number, Checked>();
   const totals = { rowsRead: 0, rowsValid: 0, rowsRejected: 0 };

@@ -131,7 +131,7 @@ class RecordSink extends Writable {
       if (this.ending === '\n' || this.ending === '\r\n') this.scanner = new RecordScanner(this.delimiter, this.ending, fastMaxChars);
       else if (this.ending === '\r' || final || s.length > csvLimits.maxRecordChars) {
         // Records ending in a lone CR, a file without a line break, or a first record that will not end: csv-parse reads it all.
-        this.startStretch(true, s).feed(Buffer.from(s, 'utf8'));
+        this.startStretch(true, s, 0).feed(Buffer.from(s, 'utf8'));
         return;
       } else {
         this.rest = s;
@@ -164,7 +164,7 @@ class RecordSink extends Writable {
       }
       if (next === INCOMPLETE && !final) break;
       // Irregular (or the file's unfinished end): csv-parse reads from here, a piece at a time, until it has read a good record.
-      const stretch = this.startStretch(final, s.slice(p));
+      const stretch = this.startStretch(final, s, p);
       let end = lineEndAfter(s, p, firstPieceLines);
       let from = p;
       for (;;) {
@@ -182,17 +182,20 @@ class RecordSink extends Writable {
     this.rest = s.slice(p);
   }
 
-  /** csv-parse takes over at a record boundary; unless `toTheEnd`, it hands back after its first good record. */
   /**
    * csv-parse takes over at a record boundary, `from` being the text read from there on; unless `toTheEnd`,
    * it hands back after its first good record. Reading to the end, it reports each good record's end as a
    * boundary, so a file csv-parse reads whole (lone-CR line breaks) can still be cut into blocks.
    */
-  private startStretch(toTheEnd: boolean, from: string): Stretch {
-    const start = this.received - Buffer.byteLength(from, 'utf8');
+  private startStretch(toTheEnd: boolean, s: string, from: number): Stretch {
     const boundary = this.options.boundary;
-    const ending = this.ending;
-    const atRecordEnd = boundary && toTheEnd ? (bytes: number, line: number) => boundary(start + bytes, line, ending === '\r' ? undefined : ending) : undefined;
+    let atRecordEnd: ((bytes: number, line: number) => void) | undefined;
+    if (boundary && toTheEnd) {
+      // Only then is the stretch's byte offset needed: measuring the rest of the text per broken record would not be free.
+      const start = this.received - Buffer.byteLength(s.slice(from), 'utf8');
+      const ending = this.ending === '\r' ? undefined : this.ending;
+      atRecordEnd = (bytes, line) => boundary(start + bytes, line, ending);
+    }
     this.stretch = new Stretch(this.parseOptions(), this.line, this.handler, toTheEnd, atRecordEnd);
     return this.stretch;
   }
