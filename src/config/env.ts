@@ -30,7 +30,7 @@ export const EnvSchema = z.object({
   ANALYSIS_CONCURRENCY: positiveInt(cores),
   // Checker threads one CSV validation runs besides its reader. Node's core count can exceed a container's CPU quota.
   CSV_THREADS: z.coerce.number().int().min(1).max(16).default(Math.min(cores, 4)),
-  DRAIN_TIMEOUT_SECONDS: z.coerce.number().min(0).default(25),
+  DRAIN_TIMEOUT_SECONDS: z.coerce.number().min(0).max(3600).default(25),
   // How long a received message stays invisible between heartbeats; a crashed worker's jobs come back after this.
   VISIBILITY_TIMEOUT_SECONDS: z.coerce.number().int().min(5).max(43200).default(60),
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
@@ -40,6 +40,11 @@ export const EnvSchema = z.object({
   // Set by ECS on every task: where scale-in protection is requested while jobs are in flight.
   ECS_AGENT_URI: optionalUrl,
   FFPROBE_PATH: z.string().min(1).optional(),
+  // A stage queue without a DLQ retries a poison message for ever: refused unless an operator says otherwise.
+  ALLOW_NO_REDRIVE: z
+    .enum(['true', 'false'], { error: 'must be true or false' })
+    .default('false')
+    .transform((v) => v === 'true'),
 });
 export type Config = z.infer<typeof EnvSchema>;
 
@@ -47,7 +52,7 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-const queueVar = {
+export const queueVar = {
   ingestion: 'SQS_INGESTION_QUEUE_URL',
   validation: 'SQS_VALIDATION_QUEUE_URL',
   analysis: 'SQS_ANALYSIS_QUEUE_URL',

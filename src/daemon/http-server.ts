@@ -1,10 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Registry } from 'prom-client';
+import type { LoopHealth } from '../queue/consumer.js';
 
 export interface HealthSource {
-  /** Each polling loop and whether it is alive (polled recently). */
-  loops(): { name: string; running: boolean; lastPollAt: number }[];
+  /** Each polling loop's state. */
+  loops(): LoopHealth[];
   /** False while starting up or shutting down. */
   ready(): boolean;
 }
@@ -13,22 +14,35 @@ export interface HttpServerOptions {
   port: number;
   health: HealthSource;
   registry: Registry;
-  /** A loop that has not completed a receive for this long is stuck (long polls last 20 s). */
-  maxPollAgeMs?: number;
-  /** Longest event-loop stall in the last window above which the process is unhealthy. */
-  maxEventLoopDelayMs?: number;
+  /**
+   * A receive request that has not returned this long after it started is hung: its long poll plus
+   * the request timeout have both passed. Busy loops (every slot taken by a job) are never stuck.
+   */
+  maxReceiveMs: number;
+  /** A live loop with free slots and no receive recovers within a turn of the event loop; this long means it died. */
+  maxIdleMs?: number;
+}
+
+/** Why a loop is unhealthy, or undefined when it is fine. */
+export function loopProblem(loop: LoopHealth, now: number, maxReceiveMs: number, maxIdleMs: number): string | undefined {
+  const age = now - loop.since;
+  if (loop.state === 'receiving' && age > maxReceiveMs) return `a receive has not returned for ${Math.round(age / 1000)} s`;
+  if (loop.state === 'idle' && age > maxIdleMs) return `free slots and no receive for ${Math.round(age / 1000)} s: the loop died`;
+  return undefined;
 }
 
 /**
- * `/healthz`: the loops are alive and the event loop is not stalled (ECS restarts the task otherwise).
+ * `/healthz`: 200 while the event loop answers and every poll loop is receiving, waiting for a free slot
+ * (however long its jobs run) or held back on purpose (a circuit breaker, a back-off); 503 only for a loop
+ * that died or a receive hung long past its deadline. ECS restarts the task on 503, so a false alarm kills
+ * healthy jobs. Event-loop delay is reported, not judged: a past stall is not a present fault.
  * `/readyz`: ready to take work. `/metrics`: Prometheus text.
  */
 export async function startHttpServer(options: HttpServerOptions): Promise<Server> {
-  const maxPollAgeMs = options.maxPollAgeMs ?? 90_000;
-  const maxDelayMs = options.maxEventLoopDelayMs ?? 2_000;
+  const maxIdleMs = options.maxIdleMs ?? 10_000;
   const delay = monitorEventLoopDelay({ resolution: 20 });
   delay.enable();
-  // A rolling window, so one old stall does not mark the process unhealthy forever.
+  // A rolling window, so the reported figures describe the last half minute.
   const reset = setInterval(() => delay.reset(), 30_000).unref();
 
   const server = createServer((req, res) => {
@@ -39,15 +53,16 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Serve
     };
     if (path === '/healthz') {
       const now = Date.now();
-      const loops = options.health.loops().map((l) => ({ ...l, pollAgeMs: now - l.lastPollAt }));
-      const stuck = loops.filter((l) => l.running && l.pollAgeMs > maxPollAgeMs).map((l) => l.name);
-      // One long stall matters (heartbeats and polls were late), so the window's maximum decides, not a percentile.
-      const eventLoopDelayMaxMs = delay.max / 1e6;
-      const ok = stuck.length === 0 && eventLoopDelayMaxMs < maxDelayMs;
+      const loops = options.health.loops().map((l) => {
+        const problem = loopProblem(l, now, options.maxReceiveMs, maxIdleMs);
+        return { ...l, forMs: now - l.since, ...(problem ? { problem } : {}) };
+      });
+      const stuck = loops.filter((l) => l.problem).map((l) => l.name);
+      const ok = stuck.length === 0;
       return send(ok ? 200 : 503, {
         ok,
         stuck,
-        eventLoopDelayMaxMs: Math.round(eventLoopDelayMaxMs),
+        eventLoopDelayMaxMs: Math.round(delay.max / 1e6),
         eventLoopDelayP99Ms: Math.round(delay.percentile(99) / 1e6),
         loops,
       });

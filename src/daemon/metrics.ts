@@ -3,12 +3,13 @@ import type { ConsumerObserver } from '../queue/consumer.js';
 import type { OutcomeKind } from '../queue/outcome.js';
 import type { StageName } from '../pipeline/messages.js';
 
-const settledCounter: Record<OutcomeKind, 'succeeded' | 'failed' | 'retried' | 'deadLettered' | 'released'> = {
+const settledCounter: Record<OutcomeKind, 'succeeded' | 'failed' | 'retried' | 'deadLettered' | 'released' | 'abandoned'> = {
   done: 'succeeded',
   failed: 'failed',
   retry: 'retried',
   'dead-letter': 'deadLettered',
   release: 'released',
+  abandoned: 'abandoned',
 };
 
 /** Prometheus metrics per stage, fed by the consumers' observer callbacks. */
@@ -19,7 +20,8 @@ export class WorkerMetrics {
   private readonly failed = this.counter('stageline_messages_failed_total', 'Jobs failed for bad input (message deleted)');
   private readonly retried = this.counter('stageline_messages_retried_total', 'Transient failures left for redelivery');
   private readonly deadLettered = this.counter('stageline_messages_dead_lettered_total', 'Unusable messages moved to the DLQ');
-  private readonly released = this.counter('stageline_messages_released_total', 'Messages released unfinished at shutdown');
+  private readonly released = this.counter('stageline_messages_released_total', 'Messages released unfinished (shutdown, or S3/SQS failing)');
+  private readonly abandoned = this.counter('stageline_messages_lease_lost_total', 'Jobs aborted because their message lease was lost');
   private readonly inFlight = new Gauge({ name: 'stageline_messages_in_flight', help: 'Messages being handled', labelNames: ['stage'], registers: [this.registry] });
   private readonly duration = new Histogram({
     name: 'stageline_message_duration_seconds',

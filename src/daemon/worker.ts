@@ -2,13 +2,13 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { AwsClients } from '../config/aws.js';
-import { concurrencyVar, queueUrlFor, requireBucket, type Config } from '../config/env.js';
+import { ConfigError, concurrencyVar, queueUrlFor, queueVar, requireBucket, type Config } from '../config/env.js';
 import { IngestionMessage } from '../pipeline/ingestion-request.js';
 import { JobEvents } from '../pipeline/job-events.js';
 import { JobStatusStore } from '../pipeline/job-status.js';
 import { JobEvent, JobMessage, nextStage, type StageName } from '../pipeline/messages.js';
 import { ingestionHandler, stageHandler, type PipelineDeps } from '../pipeline/stage-handlers.js';
-import { QueueConsumer } from '../queue/consumer.js';
+import { QueueConsumer, type ReceiveGate } from '../queue/consumer.js';
 import { noInstrumentation, type QueueInstrumentation } from '../queue/instrumentation.js';
 import { channel, Publisher } from '../queue/publisher.js';
 import { resolveRedrive } from '../queue/redrive.js';
@@ -27,9 +27,22 @@ export interface WorkerOptions {
   reportError?: PipelineDeps['reportError'];
   /** Total messages in flight across stages, on every change (ECS scale-in protection listens). */
   onInFlightChanged?: (total: number) => void;
-  /** Long-poll length; tests shorten it. */
+  /** Long-poll length; tests shorten it. By default the longest that still lets SIGTERM end on time. */
   waitTimeSeconds?: number;
+  /** Held before every receive of every stage (circuit breakers over S3 and SQS). */
+  gates?: readonly ReceiveGate[];
 }
+
+/**
+ * The long poll: as long as SQS allows (20 s, fewest empty receives) but short enough that a receive
+ * under way at SIGTERM returns, and its messages are released, inside DRAIN_TIMEOUT_SECONDS + 5 s.
+ */
+export function longPollSeconds(drainTimeoutSeconds: number): number {
+  return Math.max(1, Math.min(20, Math.floor(drainTimeoutSeconds) + 2));
+}
+
+/** A receive this long past its long poll has hung (the SQS client's own request timeout has passed too). */
+const receiveGraceMs = 60_000;
 
 export interface Worker {
   readonly consumers: QueueConsumer<typeof IngestionMessage | typeof JobMessage>[];
@@ -66,11 +79,19 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     options.onInFlightChanged?.([...inFlightByStage.values()].reduce((a, b) => a + b, 0));
   };
 
+  const waitTimeSeconds = options.waitTimeSeconds ?? longPollSeconds(config.DRAIN_TIMEOUT_SECONDS);
   const consumers = await Promise.all(
     config.STAGES.map(async (stage) => {
       const queueUrl = queueUrlFor(config, stage);
       const redrive = await resolveRedrive(clients.sqs, queueUrl);
-      if (!redrive) logger.warn({ stage, queueUrl }, 'queue has no RedrivePolicy: unusable messages cannot be dead-lettered');
+      if (!redrive) {
+        if (!config.ALLOW_NO_REDRIVE) {
+          throw new ConfigError(
+            `${queueVar[stage]}: the ${stage} queue ${queueUrl} has no RedrivePolicy, so a poison message would be retried for ever; give it a dead-letter queue (maxReceiveCount 5), or set ALLOW_NO_REDRIVE=true`,
+          );
+        }
+        logger.warn({ stage, queueUrl }, 'queue has no RedrivePolicy (ALLOW_NO_REDRIVE=true): unusable messages cannot be dead-lettered');
+      }
       const common = {
         name: stage,
         sqs: clients.sqs,
@@ -81,7 +102,8 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
         instrumentation,
         observer: metrics.observer(stage, onInFlight(stage)),
         ...(redrive ? { redrive } : {}),
-        ...(options.waitTimeSeconds !== undefined ? { waitTimeSeconds: options.waitTimeSeconds } : {}),
+        waitTimeSeconds,
+        ...(options.gates ? { gates: options.gates } : {}),
       };
       return stage === 'ingestion'
         ? new QueueConsumer({ ...common, schema: IngestionMessage, handler: ingestionHandler(deps) })
@@ -93,9 +115,10 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   const server: Server = await startHttpServer({
     port: config.HTTP_PORT,
     registry: metrics.registry,
+    maxReceiveMs: waitTimeSeconds * 1000 + receiveGraceMs,
     health: {
       ready: () => ready,
-      loops: () => consumers.map((c) => ({ name: c.name, running: c.running, lastPollAt: c.lastPollAt })),
+      loops: () => consumers.map((c) => c.health()),
     },
   });
   for (const c of consumers) c.start();
@@ -106,14 +129,19 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   let stopping: Promise<void> | undefined;
   const stop = async () => {
     ready = false;
-    await Promise.all(consumers.map((c) => c.stopReceiving()));
+    const drainMs = config.DRAIN_TIMEOUT_SECONDS * 1000;
+    // Receives under way return on their own (their messages are released at once) while jobs drain:
+    // both fit the same window, so the process ends within DRAIN_TIMEOUT_SECONDS + 5 s.
+    // A receive that has not returned well after its long poll has hung: it is cut off then.
+    const receivesDone = Promise.all(consumers.map((c) => c.stopReceiving(Math.max(drainMs, waitTimeSeconds * 1000) + 1500)));
     const inFlight = consumers.reduce((n, c) => n + c.inFlightCount, 0);
     logger.info({ inFlight, drainTimeoutSeconds: config.DRAIN_TIMEOUT_SECONDS }, 'stopped receiving; draining');
-    const drained = (await Promise.all(consumers.map((c) => c.drain(config.DRAIN_TIMEOUT_SECONDS * 1000)))).every(Boolean);
+    const drained = (await Promise.all(consumers.map((c) => c.drain(drainMs)))).every(Boolean);
     if (!drained) {
       logger.warn('drain timeout reached; aborting the remaining jobs and releasing their messages');
       await Promise.all(consumers.map((c) => c.abortInFlight('shutdown: drain timeout reached')));
     }
+    await receivesDone;
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();

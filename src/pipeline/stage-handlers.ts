@@ -110,7 +110,7 @@ async function tracked(
   } catch (err) {
     if (err instanceof BadMessageError) throw err;
     if (ctx.signal.aborted || err instanceof AbortedError) {
-      return { kind: 'release', reason: errorMessage(ctx.signal.reason ?? err) };
+      return { kind: 'release', reason: errorMessage(ctx.signal.reason ?? err), delaySeconds: 0, infrastructure: false };
     }
     if (err instanceof BadInputError) {
       const error = { code: err.code, message: err.message };

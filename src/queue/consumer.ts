@@ -1,16 +1,18 @@
 import {
+  ChangeMessageVisibilityBatchCommand,
   ChangeMessageVisibilityCommand,
   ReceiveMessageCommand,
+  SendMessageCommand,
   type Message,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import { BadMessageError, errorMessage } from '../errors.js';
+import { BadMessageError, LeaseLostError, errorMessage } from '../errors.js';
 import { BatchDeleter } from './batch-deleter.js';
 import { startHeartbeat } from './heartbeat.js';
 import { noInstrumentation, type QueueInstrumentation } from './instrumentation.js';
-import { outcomeForError, retryDelaySeconds, type Outcome } from './outcome.js';
+import { isLastAttempt, outcomeForError, retryDelaySeconds, type Outcome } from './outcome.js';
 import { sendToDeadLetter, type RedriveInfo } from './redrive.js';
 
 export interface MessageContext {
@@ -19,7 +21,10 @@ export interface MessageContext {
   readonly receiveCount: number;
   /** The queue's maxReceiveCount, when it has a RedrivePolicy: the last attempt before SQS dead-letters. */
   readonly maxReceiveCount: number | undefined;
-  /** Fires when the process gives up on in-flight work (shutdown past the drain timeout). */
+  /**
+   * Fires when the process gives up on in-flight work (shutdown past the drain timeout), or when the
+   * message's lease was lost (its reason is then a LeaseLostError: write no outcome).
+   */
   readonly signal: AbortSignal;
   readonly logger: Logger;
 }
@@ -31,6 +36,27 @@ export interface ConsumerObserver {
   received?(count: number): void;
   settled?(outcome: Outcome, durationMs: number): void;
   inFlightChanged?(inFlight: number): void;
+}
+
+/** Something that may hold receives back, such as a circuit breaker over a failing service. */
+export interface ReceiveGate {
+  /** Resolves at once when receiving may go on; otherwise when it may, or when `signal` aborts. */
+  whenClosed(signal: AbortSignal): Promise<void>;
+}
+
+/** What `/healthz` reads of one loop. */
+export interface LoopHealth {
+  name: string;
+  /**
+   * receiving: a receive is under way; busy: every slot holds a job (waiting for a free one);
+   * paused: held by a gate or backing off after a failed receive; idle: free slots and no receive
+   * (only for an instant in a live loop); stopped: shutting down or not started.
+   */
+  state: 'receiving' | 'busy' | 'paused' | 'idle' | 'stopped';
+  /** When the loop entered this state (for receiving: when the oldest receive under way started). */
+  since: number;
+  inFlight: number;
+  concurrency: number;
 }
 
 export interface ConsumerOptions<S extends z.ZodType> {
@@ -48,6 +74,8 @@ export interface ConsumerOptions<S extends z.ZodType> {
   waitTimeSeconds?: number;
   instrumentation?: QueueInstrumentation;
   observer?: ConsumerObserver;
+  /** Awaited before every receive: while any is closed-for-business, the loop takes nothing new. */
+  gates?: readonly ReceiveGate[];
 }
 
 interface InFlight {
@@ -66,11 +94,19 @@ interface InFlight {
 export class QueueConsumer<S extends z.ZodType> {
   private readonly inFlight = new Map<string, InFlight>();
   private readonly receives = new Set<Promise<void>>();
+  /** Start times of receive requests under way (not of waits on gates or back-off pauses). */
+  private readonly receiveStarts = new Map<symbol, number>();
+  /** Receives held by a gate or backing off after a failure. */
+  private paused = 0;
+  private idleSince = Date.now();
   private readonly deleter: BatchDeleter;
   private readonly visibilityTimeoutSeconds: number;
   private readonly waitTimeSeconds: number;
   private readonly instrumentation: QueueInstrumentation;
+  /** Ends waits on gates and back-off pauses at shutdown. */
   private readonly receiving = new AbortController();
+  /** Cuts off receive requests themselves: only when one hangs past the shutdown deadline. */
+  private readonly hardStop = new AbortController();
   /** Handlers running now. */
   private handling = 0;
   /** Slots promised to receives still in progress. */
@@ -79,8 +115,6 @@ export class QueueConsumer<S extends z.ZodType> {
   private pumpScheduled = false;
   private started = false;
   private stopped = false;
-  /** When a receive last completed (or the consumer started): `/healthz` reads it. */
-  lastPollAt = Date.now();
 
   constructor(private readonly options: ConsumerOptions<S>) {
     this.deleter = new BatchDeleter(options.sqs, options.queueUrl);
@@ -102,18 +136,43 @@ export class QueueConsumer<S extends z.ZodType> {
     return this.started && !this.stopped;
   }
 
+  /** The loop's state for `/healthz`: a loop busy with long jobs is healthy, however long they run. */
+  health(now = Date.now()): LoopHealth {
+    const base = { name: this.name, inFlight: this.inFlight.size, concurrency: this.options.concurrency };
+    if (!this.running) return { ...base, state: 'stopped', since: now };
+    if (this.receiveStarts.size > 0) return { ...base, state: 'receiving', since: Math.min(...this.receiveStarts.values()) };
+    if (this.paused > 0) return { ...base, state: 'paused', since: now };
+    if (this.options.concurrency - this.handling - this.reserved <= 0) return { ...base, state: 'busy', since: now };
+    return { ...base, state: 'idle', since: this.idleSince };
+  }
+
+  /** The long poll this consumer asks SQS for, in seconds. */
+  get waitSeconds(): number {
+    return this.waitTimeSeconds;
+  }
+
   start(): void {
     if (this.started) return;
     this.started = true;
-    this.lastPollAt = Date.now();
     this.pump();
   }
 
-  /** Stops receiving at once (aborting long polls in progress); deletes and visibility changes go on. */
-  async stopReceiving(): Promise<void> {
+  /**
+   * Stops receiving. Receive requests already under way are not cut off (SQS may already have handed
+   * their messages out, and an aborted response would hide them for a whole visibility timeout): they
+   * return, and what they bring back is made visible again at once. Waits on gates and pauses end now.
+   * `deadlineMs` bounds the wait for a receive that hangs; after it the request is aborted.
+   */
+  async stopReceiving(deadlineMs = (this.waitTimeSeconds + 5) * 1000): Promise<void> {
     this.stopped = true;
     this.receiving.abort();
-    await Promise.all([...this.receives]);
+    const all = Promise.all([...this.receives]);
+    const timer = setTimeout(() => this.hardStop.abort(), deadlineMs);
+    try {
+      await all;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Resolves true when every in-flight message has settled, false if the timeout came first. */
@@ -155,6 +214,7 @@ export class QueueConsumer<S extends z.ZodType> {
     while (!this.stopped) {
       const free = this.options.concurrency - this.handling - this.reserved;
       if (free <= 0) return;
+      this.idleSince = Date.now();
       const count = Math.min(10, free);
       this.reserved += count;
       const receive = this.receiveInto(count);
@@ -166,6 +226,8 @@ export class QueueConsumer<S extends z.ZodType> {
   private async receiveInto(count: number): Promise<void> {
     let messages: Message[] = [];
     try {
+      await this.waitForGates();
+      if (this.stopped) return;
       messages = await this.receive(count);
       this.failures = 0;
     } catch (err) {
@@ -173,18 +235,65 @@ export class QueueConsumer<S extends z.ZodType> {
         this.failures += 1;
         const waitMs = Math.min(30_000, 500 * 2 ** Math.min(this.failures, 6));
         this.options.logger.error({ err: errorMessage(err), waitMs }, 'receive failed; polling again after a pause');
+        this.paused += 1;
         await abortableSleep(waitMs, this.receiving.signal);
+        this.paused -= 1;
       }
     } finally {
-      this.lastPollAt = Date.now();
       this.reserved -= count;
+      this.idleSince = Date.now();
     }
     if (messages.length > 0) this.options.observer?.received?.(messages.length);
+    if (this.stopped) {
+      // Received while shutting down: nobody here will start them, so others may have them now.
+      await this.releaseAtOnce(messages);
+      return;
+    }
     for (const message of messages) this.dispatch(message);
     this.pump();
   }
 
+  private async waitForGates(): Promise<void> {
+    const gates = this.options.gates ?? [];
+    if (gates.length === 0) return;
+    this.paused += 1;
+    try {
+      for (const gate of gates) await gate.whenClosed(this.receiving.signal);
+    } finally {
+      this.paused -= 1;
+    }
+  }
+
+  /** Makes messages visible again now, ten per call; a failure leaves them to their visibility timeout. */
+  private async releaseAtOnce(messages: Message[]): Promise<void> {
+    const handles = messages.map((m) => m.ReceiptHandle).filter((h): h is string => h !== undefined);
+    for (let i = 0; i < handles.length; i += 10) {
+      const batch = handles.slice(i, i + 10);
+      try {
+        await this.options.sqs.send(
+          new ChangeMessageVisibilityBatchCommand({
+            QueueUrl: this.options.queueUrl,
+            Entries: batch.map((ReceiptHandle, j) => ({ Id: String(i + j), ReceiptHandle, VisibilityTimeout: 0 })),
+          }),
+        );
+      } catch (err) {
+        this.options.logger.warn({ err: errorMessage(err), count: batch.length }, 'could not release messages received during shutdown; they return after their visibility timeout');
+      }
+    }
+    if (handles.length > 0) this.options.logger.info({ count: handles.length }, 'released messages received while shutting down');
+  }
+
   private async receive(max: number): Promise<Message[]> {
+    const key = Symbol('receive');
+    this.receiveStarts.set(key, Date.now());
+    try {
+      return await this.receiveRequest(max);
+    } finally {
+      this.receiveStarts.delete(key);
+    }
+  }
+
+  private async receiveRequest(max: number): Promise<Message[]> {
     const res = await this.options.sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: this.options.queueUrl,
@@ -194,7 +303,7 @@ export class QueueConsumer<S extends z.ZodType> {
         MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'],
         MessageAttributeNames: ['All'],
       }),
-      { abortSignal: this.receiving.signal },
+      { abortSignal: this.hardStop.signal },
     );
     return res.Messages ?? [];
   }
@@ -210,7 +319,7 @@ export class QueueConsumer<S extends z.ZodType> {
     };
     // Keyed by receipt handle, not message id: a message redelivered while its first copy still runs
     // (a lost heartbeat) is two deliveries, and each must be drained on its own.
-    const done = this.handle(message, receiptHandle, controller.signal, handlerReturned).finally(() => {
+    const done = this.handle(message, receiptHandle, controller, handlerReturned).finally(() => {
       this.inFlight.delete(receiptHandle);
       this.options.observer?.inFlightChanged?.(this.inFlight.size);
     });
@@ -218,8 +327,13 @@ export class QueueConsumer<S extends z.ZodType> {
     this.options.observer?.inFlightChanged?.(this.inFlight.size);
   }
 
-  private async handle(message: Message, receiptHandle: string, signal: AbortSignal, handlerReturned: () => void): Promise<void> {
+  private async handle(message: Message, receiptHandle: string, controller: AbortController, handlerReturned: () => void): Promise<void> {
+    const { signal } = controller;
+    const abort = (reason: Error) => {
+      if (!signal.aborted) controller.abort(reason);
+    };
     const started = performance.now();
+    const receivedAt = Date.now();
     const messageId = message.MessageId ?? 'unknown';
     const receiveCount = Number(message.Attributes?.ApproximateReceiveCount ?? '1');
     const logger = this.options.logger.child({ messageId, receiveCount });
@@ -228,7 +342,12 @@ export class QueueConsumer<S extends z.ZodType> {
       queueUrl: this.options.queueUrl,
       receiptHandle,
       visibilityTimeoutSeconds: this.visibilityTimeoutSeconds,
+      receivedAt,
       logger,
+      onLeaseLost: (reason) => {
+        logger.error({ reason }, 'lost lease: aborting the job; another worker may own the message now, so this one writes no outcome');
+        abort(new LeaseLostError(reason));
+      },
     });
     let outcome: Outcome;
     try {
@@ -258,6 +377,8 @@ export class QueueConsumer<S extends z.ZodType> {
       stopHeartbeat();
       handlerReturned();
     }
+    // Whatever the handler made of it, a lost lease means the message may be someone else's now.
+    if (signal.reason instanceof LeaseLostError && outcome.kind !== 'done') outcome = { kind: 'abandoned', reason: errorMessage(signal.reason) };
     try {
       await this.settle(message, receiptHandle, receiveCount, outcome, logger);
     } catch (err) {
@@ -292,7 +413,7 @@ export class QueueConsumer<S extends z.ZodType> {
         await this.deleter.delete(receiptHandle);
         return;
       case 'retry': {
-        const last = redrive !== undefined && receiveCount >= redrive.maxReceiveCount;
+        const last = isLastAttempt(receiveCount, redrive?.maxReceiveCount);
         // On the last attempt, let SQS move it to the DLQ at the next receive instead of after a delay.
         const delay = last ? 0 : retryDelaySeconds(receiveCount);
         logger.warn({ reason: outcome.reason, retryInSeconds: delay, lastAttempt: last }, 'transient failure; message will be retried');
@@ -300,8 +421,13 @@ export class QueueConsumer<S extends z.ZodType> {
         return;
       }
       case 'release':
-        logger.info({ reason: outcome.reason }, 'work interrupted; message released for another worker');
-        await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout: 0 }));
+        if (outcome.infrastructure && isLastAttempt(receiveCount, redrive?.maxReceiveCount) && (await this.renew(message, receiptHandle, outcome.delaySeconds, logger))) {
+          return;
+        }
+        logger.info({ reason: outcome.reason, delaySeconds: outcome.delaySeconds }, 'message released: not its fault');
+        await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout: outcome.delaySeconds }));
+        return;
+      case 'abandoned':
         return;
       case 'dead-letter':
         if (!redrive) {
@@ -315,6 +441,29 @@ export class QueueConsumer<S extends z.ZodType> {
         await this.deleter.delete(receiptHandle);
         return;
     }
+  }
+
+  /**
+   * An outage is not the message's fault: on its last delivery, rather than let SQS dead-letter it at the
+   * next receive, a fresh copy (receive count 1) replaces it. False when the copy could not be sent.
+   */
+  private async renew(message: Message, receiptHandle: string, delaySeconds: number, logger: Logger): Promise<boolean> {
+    try {
+      await this.options.sqs.send(
+        new SendMessageCommand({
+          QueueUrl: this.options.queueUrl,
+          MessageBody: message.Body ?? '',
+          DelaySeconds: Math.min(900, delaySeconds),
+          ...(message.MessageAttributes && Object.keys(message.MessageAttributes).length > 0 ? { MessageAttributes: message.MessageAttributes } : {}),
+        }),
+      );
+    } catch (err) {
+      logger.warn({ err: errorMessage(err) }, 'could not renew a message whose last attempt met an outage; releasing it instead');
+      return false;
+    }
+    await this.deleter.delete(receiptHandle);
+    logger.warn({ delaySeconds }, 'last attempt met an outage: the message was re-sent with a fresh retry budget');
+    return true;
   }
 }
 

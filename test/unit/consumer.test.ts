@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
+  ChangeMessageVisibilityBatchCommand,
   ChangeMessageVisibilityCommand,
   DeleteMessageBatchCommand,
   ReceiveMessageCommand,
+  SendMessageCommand,
   type Message,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
@@ -13,27 +15,38 @@ import { BatchDeleter } from '../../src/queue/batch-deleter.js';
 import { QueueConsumer } from '../../src/queue/consumer.js';
 import { done, type Outcome } from '../../src/queue/outcome.js';
 
-type Sent = ReceiveMessageCommand | DeleteMessageBatchCommand | ChangeMessageVisibilityCommand;
+type Sent = ReceiveMessageCommand | DeleteMessageBatchCommand | ChangeMessageVisibilityCommand | ChangeMessageVisibilityBatchCommand | SendMessageCommand;
 
 /** An in-memory stand-in for SQS that records every call: enough to check the consumer's bookkeeping. */
-function fakeSqs(bodies: string[]) {
+function fakeSqs(bodies: string[], receiveCount = 1) {
   const calls: Sent[] = [];
   let next = 0;
   const client = {
     async send(command: Sent, options?: { abortSignal?: AbortSignal }) {
       calls.push(command);
       if (command instanceof ReceiveMessageCommand) {
-        const max = command.input.MaxNumberOfMessages ?? 1;
-        const messages: Message[] = bodies.slice(next, next + max).map((Body, i) => ({
-          Body,
-          MessageId: `m${next + i}`,
-          ReceiptHandle: `r${next + i}`,
-          Attributes: { ApproximateReceiveCount: '1', SentTimestamp: String(Date.now()) },
-        }));
-        next += messages.length;
+        const take = () => {
+          const max = command.input.MaxNumberOfMessages ?? 1;
+          const messages: Message[] = bodies.slice(next, next + max).map((Body, i) => ({
+            Body,
+            MessageId: `m${next + i}`,
+            ReceiptHandle: `r${next + i}`,
+            Attributes: { ApproximateReceiveCount: String(receiveCount), SentTimestamp: String(Date.now()) },
+          }));
+          next += messages.length;
+          return messages;
+        };
+        let messages = take();
         if (messages.length === 0) {
-          // An empty long poll: wait until aborted.
-          await new Promise((_, reject) => options?.abortSignal?.addEventListener('abort', () => reject(new Error('aborted'))));
+          // An empty long poll: messages sent meanwhile are returned when it ends, as SQS does.
+          await new Promise<void>((resolve, reject) => {
+            const timer = setTimeout(resolve, (command.input.WaitTimeSeconds ?? 0) * 1000);
+            options?.abortSignal?.addEventListener('abort', () => {
+              clearTimeout(timer);
+              reject(new Error('aborted'));
+            });
+          });
+          messages = take();
         }
         return { Messages: messages };
       }
@@ -41,7 +54,7 @@ function fakeSqs(bodies: string[]) {
       return {};
     },
   };
-  return { client: client as unknown as SQSClient, calls };
+  return { client: client as unknown as SQSClient, calls, raw: client };
 }
 
 const logger = pino({ level: 'silent' });
@@ -57,6 +70,7 @@ async function consumeAll(client: SQSClient, count: number, concurrency: number,
     schema,
     concurrency,
     logger,
+    waitTimeSeconds: 1,
     handler: async (m) => {
       const outcome = await handler(m);
       handled += 1;
@@ -88,7 +102,7 @@ test('never asks for more messages than it has free slots', async () => {
 });
 
 test('the outcome decides what happens to the message', async () => {
-  const outcomes: Outcome[] = [done, { kind: 'failed', code: 'X', message: 'bad' }, { kind: 'retry', reason: 'later' }, { kind: 'release', reason: 'stop' }];
+  const outcomes: Outcome[] = [done, { kind: 'failed', code: 'X', message: 'bad' }, { kind: 'retry', reason: 'later' }, { kind: 'release', reason: 'stop', delaySeconds: 0, infrastructure: false }];
   const { client, calls } = fakeSqs(outcomes.map((_, i) => JSON.stringify({ n: i })));
   await consumeAll(client, outcomes.length, 4, async (m) => outcomes[m.n]!);
   const deleted = calls.filter((c) => c instanceof DeleteMessageBatchCommand).flatMap((c) => (c as DeleteMessageBatchCommand).input.Entries?.map((e) => e.ReceiptHandle) ?? []);
@@ -116,4 +130,150 @@ test('the batch deleter sends one request per turn and reports each failure to i
   const many = await Promise.allSettled(Array.from({ length: 23 }, (_, i) => deleter.delete(`h${i}`)));
   assert.ok(many.every((r) => r.status === 'fulfilled'));
   assert.deepEqual(requests.slice(1).map((r) => r.input.Entries?.length), [10, 10, 3]);
+});
+
+test('SIGTERM during a long poll: the receive is not cut off, and what it brings back is released at once, not handled', async () => {
+  const bodies: string[] = [];
+  const { client, calls } = fakeSqs(bodies);
+  let handled = 0;
+  const consumer = new QueueConsumer({
+    name: 't',
+    sqs: client,
+    queueUrl: 'q',
+    schema,
+    concurrency: 10,
+    logger,
+    waitTimeSeconds: 1,
+    handler: async () => {
+      handled += 1;
+      return done;
+    },
+  });
+  consumer.start();
+  await new Promise((r) => setTimeout(r, 50));
+  const stopping = consumer.stopReceiving();
+  // Messages arrive while the long poll is still open: SQS hands them to it.
+  bodies.push(...Array.from({ length: 5 }, (_, i) => JSON.stringify({ n: i })));
+  await stopping;
+  assert.equal(handled, 0, 'nothing received after stop is started');
+  const released = calls
+    .filter((c): c is ChangeMessageVisibilityBatchCommand => c instanceof ChangeMessageVisibilityBatchCommand)
+    .flatMap((c) => c.input.Entries ?? []);
+  assert.deepEqual(released.map((e) => e.ReceiptHandle).sort(), ['r0', 'r1', 'r2', 'r3', 'r4']);
+  assert.ok(released.every((e) => e.VisibilityTimeout === 0));
+});
+
+test('a closed gate holds receives back until it opens, and health says paused, not stuck', async () => {
+  const { client, calls } = fakeSqs([JSON.stringify({ n: 1 })]);
+  let open!: () => void;
+  const opened = new Promise<void>((r) => (open = r));
+  const consumer = new QueueConsumer({
+    name: 't',
+    sqs: client,
+    queueUrl: 'q',
+    schema,
+    concurrency: 1,
+    logger,
+    waitTimeSeconds: 1,
+    gates: [{ whenClosed: (signal) => Promise.race([opened, new Promise<void>((r) => signal.addEventListener('abort', () => r()))]) }],
+    handler: async () => done,
+  });
+  consumer.start();
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(calls.filter((c) => c instanceof ReceiveMessageCommand).length, 0, 'no receive while the gate is closed');
+  assert.equal(consumer.health().state, 'paused');
+  open();
+  await new Promise((r) => setTimeout(r, 50));
+  assert.ok(calls.some((c) => c instanceof ReceiveMessageCommand));
+  await consumer.stopReceiving();
+  await consumer.drain(1000);
+});
+
+test('a loop whose only slot holds a long job reports busy', async () => {
+  const { client } = fakeSqs([JSON.stringify({ n: 1 })]);
+  let finish!: () => void;
+  const consumer = new QueueConsumer({
+    name: 't',
+    sqs: client,
+    queueUrl: 'q',
+    schema,
+    concurrency: 1,
+    logger,
+    waitTimeSeconds: 1,
+    handler: () => new Promise<Outcome>((r) => (finish = () => r(done))),
+  });
+  consumer.start();
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(consumer.health().state, 'busy');
+  finish();
+  await consumer.stopReceiving();
+  await consumer.drain(1000);
+});
+
+test('an outage on the last attempt renews the message instead of letting SQS dead-letter it', async () => {
+  const { client, calls } = fakeSqs([JSON.stringify({ n: 1 })], 3);
+  const consumer = new QueueConsumer({
+    name: 't',
+    sqs: client,
+    queueUrl: 'q',
+    schema,
+    concurrency: 1,
+    logger,
+    waitTimeSeconds: 1,
+    redrive: { deadLetterQueueUrl: 'dlq', maxReceiveCount: 3 },
+    handler: async () => ({ kind: 'release', reason: 'S3 503', delaySeconds: 12, infrastructure: true }),
+  });
+  consumer.start();
+  await new Promise((r) => setTimeout(r, 100));
+  await consumer.stopReceiving();
+  await consumer.drain(1000);
+  const sent = calls.filter((c): c is SendMessageCommand => c instanceof SendMessageCommand);
+  assert.equal(sent.length, 1);
+  assert.equal(sent[0]?.input.QueueUrl, 'q', 'the copy goes back to the same queue');
+  assert.equal(sent[0]?.input.DelaySeconds, 12);
+  assert.equal(sent[0]?.input.MessageBody, JSON.stringify({ n: 1 }));
+  const deleted = calls.filter((c) => c instanceof DeleteMessageBatchCommand).flatMap((c) => (c as DeleteMessageBatchCommand).input.Entries ?? []);
+  assert.deepEqual(deleted.map((e) => e.ReceiptHandle), ['r0'], 'the spent original is deleted after the copy was sent');
+});
+
+test('a lost lease aborts the job and the message is left alone', async () => {
+  const { raw, calls } = fakeSqs([JSON.stringify({ n: 1 })]);
+  // Every visibility extension fails: after one visibility timeout the lease is lost.
+  const failingExtensions = {
+    send(command: Sent, options?: { abortSignal?: AbortSignal }) {
+      if (command instanceof ChangeMessageVisibilityCommand) {
+        calls.push(command);
+        return Promise.reject(Object.assign(new Error('service unavailable'), { name: 'ServiceUnavailable', $metadata: { httpStatusCode: 503 } }));
+      }
+      return raw.send(command, options);
+    },
+  } as unknown as SQSClient;
+  let reason: unknown;
+  const consumer = new QueueConsumer({
+    name: 't',
+    sqs: failingExtensions,
+    queueUrl: 'q',
+    schema,
+    concurrency: 1,
+    logger,
+    waitTimeSeconds: 1,
+    visibilityTimeoutSeconds: 5,
+    handler: (_m, ctx) =>
+      new Promise<Outcome>((_resolve, reject) =>
+        ctx.signal.addEventListener('abort', () => {
+          reason = ctx.signal.reason;
+          reject(ctx.signal.reason);
+        }),
+      ),
+  });
+  consumer.start();
+  const deadline = Date.now() + 15_000;
+  while (reason === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  await consumer.stopReceiving();
+  await consumer.drain(1000);
+  assert.ok(reason instanceof Error && reason.name === 'LeaseLostError', String(reason));
+  const extensions = calls.filter((c) => c instanceof ChangeMessageVisibilityCommand);
+  assert.ok(extensions.length >= 2, 'it kept trying after the first failure');
+  assert.ok(extensions.every((c) => (c as ChangeMessageVisibilityCommand).input.VisibilityTimeout === 5), 'no release: the message is not ours any more');
+  assert.equal(calls.filter((c) => c instanceof DeleteMessageBatchCommand).length, 0, 'not deleted');
 });

@@ -34,6 +34,13 @@ export async function runWorker(
     }
     signalled = true;
     logger.info({ signal }, 'shutting down');
+    // The promise to ECS is an exit within DRAIN_TIMEOUT_SECONDS + 5 s; if a step hangs past that, go anyway
+    // (what is still in flight reappears after its visibility timeout).
+    setTimeout(() => {
+      logger.error('shutdown overran DRAIN_TIMEOUT_SECONDS + 5 s; exiting now');
+      logger.flush();
+      process.exit(1);
+    }, (config.DRAIN_TIMEOUT_SECONDS + 4.5) * 1000).unref();
     void worker
       .stop()
       // Both are bounded to 2 s and independent: in parallel they stay inside ECS's stop timeout.
