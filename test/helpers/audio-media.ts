@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { z } from 'zod';
 import { resolveFfmpegBinaries } from '../../src/tasks/audio/ffmpeg-binaries.js';
@@ -27,11 +28,15 @@ export function chordWithGap(dir: string, name: string, seconds = 8, codecArgs: 
   ]);
 }
 
-/** Speech from espeak-ng (mono, 22.05 kHz WAV). */
-export async function speech(dir: string, name: string, text: string): Promise<string> {
-  const out = join(dir, name);
-  await run('espeak-ng', ['-w', out, text]);
-  return out;
+const speechClip = fileURLToPath(new URL('../fixtures/speech.mp3', import.meta.url));
+
+/**
+ * Speech as eSpeak NG makes it (mono, 22.05 kHz WAV), from a committed 15 KB clip so the tests need no
+ * text-to-speech tool: "The quick brown fox jumps over the lazy dog. Then it rests." (3.5 s, MP3 32 kb/s),
+ * decoded by the bundled ffmpeg.
+ */
+export function speech(dir: string, name: string): Promise<string> {
+  return ffmpegMake(dir, name, ['-i', speechClip, '-ac', '1', '-ar', '22050', '-c:a', 'pcm_s16le']);
 }
 
 const Probe = z.looseObject({
@@ -43,6 +48,16 @@ const Probe = z.looseObject({
 export async function probe(path: string): Promise<z.infer<typeof Probe>> {
   const { stdout } = await run(binaries.ffprobe, ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', path]);
   return Probe.parse(JSON.parse(stdout));
+}
+
+/**
+ * ffprobe of an MPEG-TS file's audio track, copied into Matroska first: the bundled ffprobe (a 2023
+ * static build) crashes on MPEG-TS input.
+ */
+export async function probeTransportStream(path: string): Promise<z.infer<typeof Probe>> {
+  const copy = `${path}.mka`;
+  await run(binaries.ffmpeg, ['-nostdin', '-loglevel', 'error', '-i', path, '-map', '0:a:0', '-c', 'copy', '-f', 'matroska', '-y', copy]);
+  return probe(copy);
 }
 
 /** Exact decoded length in seconds (ffmpeg decodes the file; the container's figure may be an estimate). */

@@ -16,7 +16,7 @@ import { WaveformJson } from '../../src/tasks/audio/waveform-format.js';
 import { WaveformTask } from '../../src/tasks/audio/waveform-task.js';
 import { TaskRegistry } from '../../src/tasks/registry.js';
 import { audioJob, runAudioTask, startAudioStack, type AudioStack } from '../helpers/audio-context.js';
-import { chordWithGap, decodedSeconds, decodePcm, ffmpegMake, probe, referencePeaks, speech } from '../helpers/audio-media.js';
+import { chordWithGap, decodedSeconds, decodePcm, ffmpegMake, probe, probeTransportStream, referencePeaks, speech } from '../helpers/audio-media.js';
 
 let stack: AudioStack;
 let dir: string;
@@ -102,7 +102,7 @@ test('stereo WAV: every rendition, waveform and analysis, through the real analy
   }
   const listed = [...playlist.matchAll(/#EXTINF:([\d.]+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
   assert.ok(Math.abs(listed - sourceSeconds) < 0.15, `playlist adds up to ${listed} s`);
-  const firstSegment = await probe(await download(`jobs/${job.jobId}/audio/hls-aac-128k/${segments[0]}`, 'seg.ts'));
+  const firstSegment = await probeTransportStream(await download(`jobs/${job.jobId}/audio/hls-aac-128k/${segments[0]}`, 'seg.ts'));
   assert.equal(firstSegment.streams[0]?.codec_name, 'aac');
 
   // Waveform: JSON and .dat agree, are readable by waveform-data, and match peaks computed independently.
@@ -135,8 +135,8 @@ test('stereo WAV: every rendition, waveform and analysis, through the real analy
   assert.deepEqual(keys, [...Object.values(outputs), ...segments.map((segment) => `jobs/${job.jobId}/audio/hls-aac-128k/${segment}`)].sort());
 });
 
-test('speech (espeak-ng, mono 22.05 kHz): default renditions, one-channel waveform, analysis', async () => {
-  const source = await speech(dir, 'speech.wav', 'The quick brown fox jumps over the lazy dog. Then it rests.');
+test('speech (eSpeak NG, mono 22.05 kHz): default renditions, one-channel waveform, analysis', async () => {
+  const source = await speech(dir, 'speech.wav');
   const sourceSeconds = await decodedSeconds(source);
   const { outputs } = await throughPipeline(source, 'uploads/b/speech.wav');
   assert.deepEqual(Object.keys(outputs).filter((k) => k.startsWith('audio/')).sort(), ['audio/aac-128k.m4a', 'audio/mp3-192k.mp3']);
