@@ -77,7 +77,9 @@ function probeFailure(err: FfmpegExitError): BadInputError {
   if (/moov atom not found/i.test(said)) {
     return new BadInputError('AUDIO_TRUNCATED', 'The MP4/M4A file is incomplete (its index is missing, usually because the upload or the export stopped early). Export or upload it again.', { cause: err });
   }
-  if (/Invalid data found when processing input/i.test(said)) {
+  // Newer ffprobe builds (the npm-bundled one) no longer take a playlist named .mp3 for HLS: they guess
+  // a demuxer at the lowest score, read nothing from it and fail. Text guessed as audio is not audio.
+  if (/Invalid data found when processing input|misdetection possible/i.test(said)) {
     return new BadInputError(
       'AUDIO_UNSUPPORTED_FORMAT',
       `The upload is not in a recognised audio format (or is damaged beyond recognition). Upload one of: ${audioContainersForHumans}.`,
