@@ -11,8 +11,9 @@ import { EnvSchema } from '../../src/config/env.js';
 import { startEmulator, type Emulator } from '../../src/local/emulator.js';
 
 const script = fileURLToPath(new URL('../../localstack/ready.d/init-stageline.sh', import.meta.url));
-const awsMissing = spawnSync('aws', ['--version']).error !== undefined;
-const skip = awsMissing ? 'the AWS CLI (`aws`) is not installed; .ci/run installs Debian\'s awscli' : false;
+// A shim (pyenv's) can be on PATH with no CLI behind it: only a working `aws --version` counts.
+const awsMissing = spawnSync('aws', ['--version']).status !== 0;
+const skip = awsMissing ? 'no working AWS CLI (`aws --version` failed); .ci/run installs Debian\'s awscli' : false;
 
 const RedrivePolicy = z.object({ deadLetterTargetArn: z.string(), maxReceiveCount: z.coerce.number() });
 const QueuePolicy = z.object({
