@@ -19,6 +19,18 @@ export interface ObjectInfo {
 
 export type UploadBody = Readable | Buffer | string;
 
+/** A document together with the ETag it was read at, so that it can be written back conditionally. */
+export interface Versioned<T> {
+  value: T;
+  etag: string;
+}
+
+/** `ifMatch`: only over the version read (that ETag); `ifNoneMatch: '*'`: only if no object exists yet. */
+export type WriteCondition = { ifMatch: string } | { ifNoneMatch: '*' };
+
+/** A stageline-owned key (no jobId contains a dot) that the start-up check of conditional writes may overwrite. */
+export const conditionalWriteProbeKey = 'jobs/.stageline/conditional-write-probe.json';
+
 /**
  * S3 access for the pipeline. Inputs are read by reference; outputs go to the job's own prefix in the
  * configured bucket. Uploads are multipart (lib-storage) so an output of any size streams through in
@@ -99,15 +111,59 @@ export class ObjectStore {
 
   /** Reads and validates a JSON object from the pipeline bucket; undefined when it does not exist. */
   async getJson<S extends z.ZodType>(key: string, schema: S, signal?: AbortSignal): Promise<z.infer<S> | undefined> {
+    return (await this.getJsonVersioned(key, schema, signal))?.value;
+  }
+
+  /** Like getJson, with the ETag of the version read (for putJsonIf). */
+  async getJsonVersioned<S extends z.ZodType>(key: string, schema: S, signal?: AbortSignal): Promise<Versioned<z.infer<S>> | undefined> {
     let text: string;
+    let etag: string | undefined;
     try {
       const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: signal });
       text = (await res.Body?.transformToString('utf8')) ?? '';
+      etag = res.ETag;
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
     }
-    return schema.parse(JSON.parse(text));
+    if (!etag) throw new Error(`S3 returned s3://${this.bucket}/${key} without an ETag`);
+    return { value: schema.parse(JSON.parse(text)), etag };
+  }
+
+  /**
+   * Writes a JSON document only if `condition` holds (S3 conditional writes). Returns false when
+   * another writer got there first (412 PreconditionFailed, or 409 ConditionalRequestConflict for a
+   * concurrent write); the caller re-reads and decides again. A store that ignores conditions always writes.
+   */
+  async putJsonIf(key: string, value: unknown, condition: WriteCondition, signal?: AbortSignal): Promise<boolean> {
+    try {
+      await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Body: JSON.stringify(value, null, 2) + '\n',
+          ContentType: 'application/json',
+          ...('ifMatch' in condition ? { IfMatch: condition.ifMatch } : { IfNoneMatch: condition.ifNoneMatch }),
+        }),
+        { abortSignal: signal },
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailed(err)) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Whether the store honours conditional writes: writes a probe object with `If-None-Match: *` twice;
+   * a store that honours it refuses one of the two (AWS S3 does; fauxqs 1.9.2 and 2.4.1 do not).
+   */
+  async honoursConditionalWrites(signal?: AbortSignal): Promise<boolean> {
+    for (let i = 0; i < 2; i++) {
+      const written = await this.putJsonIf(conditionalWriteProbeKey, { purpose: 'stageline checks at start-up that this store honours If-None-Match' }, { ifNoneMatch: '*' }, signal);
+      if (!written) return true;
+    }
+    return false;
   }
 }
 
@@ -119,6 +175,13 @@ export function isNotFound(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
   return err.name === 'NoSuchKey' || err.name === 'NotFound' || status === 404;
+}
+
+/** S3's answers to a conditional write whose condition failed, or that raced another conditional write. */
+function isConditionFailed(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  return err.name === 'PreconditionFailed' || err.name === 'ConditionalRequestConflict' || status === 412 || status === 409;
 }
 
 function notFoundAsBadInput(err: unknown, ref: ObjectRef): unknown {
