@@ -5,7 +5,8 @@ import type { AwsClients } from '../config/aws.js';
 import { ConfigError, concurrencyVar, queueUrlFor, queueVar, requireBucket, type Config } from '../config/env.js';
 import { IngestionMessage } from '../pipeline/ingestion-request.js';
 import { JobEvents } from '../pipeline/job-events.js';
-import { JobStatusStore } from '../pipeline/job-status.js';
+import { DeadLetterWatcher } from '../pipeline/dead-letter-watcher.js';
+import { JobStatusStore, checkConditionalWrites } from '../pipeline/job-status.js';
 import { JobEvent, JobMessage, nextStage, type StageName } from '../pipeline/messages.js';
 import { ingestionHandler, stageHandler, type PipelineDeps } from '../pipeline/stage-handlers.js';
 import { QueueConsumer, type ReceiveGate } from '../queue/consumer.js';
@@ -66,8 +67,8 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   const deps: PipelineDeps = {
     registry: options.registry ?? defaultTaskRegistry(config),
     store,
-    statuses: new JobStatusStore(store),
-    events: new JobEvents(publisher, config.SQS_EVENTS_QUEUE_URL ? channel('events', config.SQS_EVENTS_QUEUE_URL, JobEvent) : undefined),
+    statuses: new JobStatusStore(store, { logger }),
+    events: new JobEvents(publisher, config.SQS_EVENTS_QUEUE_URL ? channel('events', config.SQS_EVENTS_QUEUE_URL, JobEvent) : undefined, { logger }),
     publisher,
     nextChannels,
     ...(options.reportError ? { reportError: options.reportError } : {}),
@@ -80,6 +81,8 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   };
 
   const waitTimeSeconds = options.waitTimeSeconds ?? longPollSeconds(config.DRAIN_TIMEOUT_SECONDS);
+  // Whatever takes a message to a stage's DLQ, this worker records the job as dead-lettered.
+  const watchers: DeadLetterWatcher[] = [];
   const consumers = await Promise.all(
     config.STAGES.map(async (stage) => {
       const queueUrl = queueUrlFor(config, stage);
@@ -91,6 +94,9 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
           );
         }
         logger.warn({ stage, queueUrl }, 'queue has no RedrivePolicy (ALLOW_NO_REDRIVE=true): unusable messages cannot be dead-lettered');
+      } else {
+        const { statuses, events } = deps;
+        watchers.push(new DeadLetterWatcher({ sqs: clients.sqs, stage, deadLetterQueueUrl: redrive.deadLetterQueueUrl, defaultBucket: store.bucket, statuses, events, logger: logger.child({ stage, component: 'dlq-watcher' }) }));
       }
       const common = {
         name: stage,
@@ -121,7 +127,9 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       loops: () => consumers.map((c) => c.health()),
     },
   });
+  void checkConditionalWrites(store, logger);
   for (const c of consumers) c.start();
+  for (const w of watchers) w.start();
   ready = true;
   const httpPort = (server.address() as AddressInfo).port;
   logger.info({ stages: config.STAGES, httpPort }, 'worker started');
@@ -129,6 +137,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   let stopping: Promise<void> | undefined;
   const stop = async () => {
     ready = false;
+    const watchersStopped = Promise.all(watchers.map((w) => w.stop()));
     const drainMs = config.DRAIN_TIMEOUT_SECONDS * 1000;
     // Receives under way return on their own (their messages are released at once) while jobs drain:
     // both fit the same window, so the process ends within DRAIN_TIMEOUT_SECONDS + 5 s.
@@ -141,7 +150,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       logger.warn('drain timeout reached; aborting the remaining jobs and releasing their messages');
       await Promise.all(consumers.map((c) => c.abortInFlight('shutdown: drain timeout reached')));
     }
-    await receivesDone;
+    await Promise.all([receivesDone, watchersStopped]);
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();

@@ -1,7 +1,11 @@
+import type { Logger } from 'pino';
 import { z } from 'zod';
+import { errorMessage } from '../errors.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { jobKey } from '../storage/object-store.js';
 import { JobKind, ObjectRef, StageName, type JobMessage } from './messages.js';
+import { applyTransition, type Transition } from './status-transitions.js';
+import { retryWhileUnavailable, type Backoff } from './store-retry.js';
 
 export const ErrorInfo = z.object({ code: z.string(), message: z.string() });
 export type ErrorInfo = z.infer<typeof ErrorInfo>;
@@ -21,7 +25,8 @@ export type StageStatus = z.infer<typeof StageStatus>;
 export const JobStatus = z.object({
   jobId: z.string(),
   kind: JobKind.optional(),
-  state: z.enum(['queued', 'running', 'succeeded', 'failed']),
+  // `scheduled`: waits for its runAt; `cancelled`: stopped before it started. Final: succeeded, failed, cancelled.
+  state: z.enum(['scheduled', 'queued', 'running', 'succeeded', 'failed', 'cancelled']),
   input: ObjectRef,
   stages: z.partialRecord(StageName, StageStatus),
   outputs: z.record(z.string(), z.string()),
@@ -32,69 +37,117 @@ export type JobStatus = z.infer<typeof JobStatus>;
 
 export const statusKey = (jobId: string): string => jobKey(jobId, 'status.json');
 
-type JobIdentity = Pick<JobMessage, 'jobId' | 'input'> & { kind?: JobMessage['kind'] };
+/** What a status writer knows of its job: enough to create the document on the job's first write. */
+export type JobIdentity = Pick<JobMessage, 'jobId' | 'input'> & { kind?: JobMessage['kind'] };
 
 /**
- * Reads and writes status documents. Stages of one job run one after another, so a read-modify-write
- * per transition is enough; the document is a view for people and tools, never a lock.
+ * The result of one status change. `changed` is false when the forward-only rules refused it (the
+ * document already says as much or more); `status` is then the document as it stands. `becameFinal`
+ * is true only for the one write that made the job final: its writer publishes the terminal event.
+ */
+export interface StatusWrite {
+  status: JobStatus;
+  changed: boolean;
+  becameFinal: boolean;
+}
+
+export interface JobStatusStoreOptions {
+  now?: () => Date;
+  /** Backoff while S3 is failing; tests shorten it. */
+  backoff?: Backoff;
+  logger?: Logger;
+}
+
+/** Read-decide-write rounds lost to other writers before giving up: each loss means another writer progressed. */
+const maxConflicts = 50;
+
+/**
+ * The one writer of status.json. Each change reads the document with its ETag, applies a forward-only
+ * transition (status-transitions.ts) and writes the result with `If-Match` (`If-None-Match: *` for a
+ * job's first write); when another writer got there first (412) it reads again and decides again.
+ * While S3 is failing a write waits and tries again until it succeeds or the caller's signal fires.
+ * On a store that ignores conditional writes (see `honoursConditionalWrites`) the same code runs,
+ * but two racing writers can then both win.
  */
 export class JobStatusStore {
+  private readonly now: () => Date;
+
   constructor(
     private readonly store: ObjectStore,
-    private readonly now: () => Date = () => new Date(),
-  ) {}
+    private readonly options: JobStatusStoreOptions = {},
+  ) {
+    this.now = options.now ?? (() => new Date());
+  }
 
   get(jobId: string, signal?: AbortSignal): Promise<JobStatus | undefined> {
     return this.store.getJson(statusKey(jobId), JobStatus, signal);
   }
 
-  async update(job: JobIdentity, change: (status: JobStatus, now: string) => void): Promise<JobStatus> {
-    const now = this.now().toISOString();
-    const status: JobStatus = (await this.get(job.jobId)) ?? {
-      jobId: job.jobId,
-      state: 'queued',
-      input: job.input,
-      stages: {},
-      outputs: {},
-      updatedAt: now,
-    };
-    if (job.kind) status.kind = job.kind;
-    change(status, now);
-    status.updatedAt = now;
-    await this.store.putJson(statusKey(job.jobId), status);
-    return status;
-  }
-
-  stageStarted(job: JobIdentity, stage: StageName, attempt: number): Promise<JobStatus> {
-    return this.update(job, (s, now) => {
-      s.state = 'running';
-      delete s.error;
-      s.stages[stage] = { state: 'running', attempts: attempt, startedAt: now };
-    });
-  }
-
-  stageSucceeded(job: JobIdentity, stage: StageName, outputs: Record<string, string>, last: boolean): Promise<JobStatus> {
-    return this.update(job, (s, now) => {
-      const st = s.stages[stage] ?? { state: 'running', attempts: 1, startedAt: now };
-      s.stages[stage] = { ...st, state: 'succeeded', finishedAt: now, durationMs: elapsed(st.startedAt, now) };
-      s.outputs = { ...s.outputs, ...outputs };
-      if (last) s.state = 'succeeded';
-    });
-  }
-
-  /** `final`: the job is over (bad input, or the last attempt before the DLQ); otherwise it will be retried. */
-  stageFailed(job: JobIdentity, stage: StageName, error: ErrorInfo, final: boolean): Promise<JobStatus> {
-    return this.update(job, (s, now) => {
-      const st = s.stages[stage] ?? { state: 'running', attempts: 1, startedAt: now };
-      s.stages[stage] = { ...st, state: final ? 'failed' : 'retrying', finishedAt: now, durationMs: elapsed(st.startedAt, now), error };
-      if (final) {
-        s.state = 'failed';
-        s.error = { ...error, stage };
+  async apply(job: JobIdentity, transition: Transition, signal?: AbortSignal): Promise<StatusWrite> {
+    const key = statusKey(job.jobId);
+    for (let conflicts = 0; conflicts < maxConflicts; conflicts++) {
+      const current = await this.retrying(job, () => this.store.getJsonVersioned(key, JobStatus, signal), signal);
+      const result = applyTransition(current?.value, job, transition, this.now().toISOString());
+      if (!result.changed) {
+        this.options.logger?.debug({ jobId: job.jobId, transition: transition.type, reason: result.reason }, 'status change not applied');
+        return { status: result.status, changed: false, becameFinal: false };
       }
+      const condition = current ? { ifMatch: current.etag } : ({ ifNoneMatch: '*' } as const);
+      const written = await this.retrying(job, () => this.store.putJsonIf(key, result.status, condition, signal), signal);
+      if (written) return { status: result.status, changed: true, becameFinal: result.becameFinal };
+    }
+    throw new Error(`status of job ${job.jobId}: lost ${maxConflicts} conditional writes in a row to other writers`);
+  }
+
+  stageStarted(job: JobIdentity, stage: StageName, attempt: number, signal?: AbortSignal): Promise<StatusWrite> {
+    return this.apply(job, { type: 'stage-started', stage, attempt }, signal);
+  }
+
+  stageSucceeded(job: JobIdentity, stage: StageName, attempt: number, outputs: Record<string, string>, last: boolean, signal?: AbortSignal): Promise<StatusWrite> {
+    return this.apply(job, { type: 'stage-succeeded', stage, attempt, outputs, last }, signal);
+  }
+
+  /** The attempt failed and the message will be delivered again (or dead-lettered, which the DLQ watcher records). */
+  stageRetrying(job: JobIdentity, stage: StageName, attempt: number, error: ErrorInfo, signal?: AbortSignal): Promise<StatusWrite> {
+    return this.apply(job, { type: 'stage-retrying', stage, attempt, error }, signal);
+  }
+
+  /** The job failed for good (bad input). */
+  stageFailed(job: JobIdentity, stage: StageName, attempt: number, error: ErrorInfo, signal?: AbortSignal): Promise<StatusWrite> {
+    return this.apply(job, { type: 'stage-failed', stage, attempt, error }, signal);
+  }
+
+  /** The stage's message is in its dead-letter queue. */
+  deadLettered(job: JobIdentity, stage: StageName, signal?: AbortSignal): Promise<StatusWrite> {
+    return this.apply(job, { type: 'dead-lettered', stage }, signal);
+  }
+
+  private retrying<T>(job: JobIdentity, call: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+    return retryWhileUnavailable(call, {
+      ...(signal ? { signal } : {}),
+      ...(this.options.backoff ? { backoff: this.options.backoff } : {}),
+      onRetry: (err, failures, waitMs) =>
+        this.options.logger?.warn({ jobId: job.jobId, err: errorMessage(err), failures, waitMs }, 'status write failed: S3 is failing; trying again'),
     });
   }
 }
 
-function elapsed(from: string | undefined, to: string): number {
-  return from ? Math.max(0, Date.parse(to) - Date.parse(from)) : 0;
+/**
+ * Start-up check: logs one warning when the store ignores conditional writes (then two racing writers
+ * of one job can both win). Never stops the worker: a store that cannot be asked now is only logged.
+ */
+export async function checkConditionalWrites(store: ObjectStore, logger: Logger): Promise<boolean | undefined> {
+  try {
+    const honoured = await store.honoursConditionalWrites();
+    if (!honoured) {
+      logger.warn(
+        { bucket: store.bucket },
+        'this S3 store ignores conditional writes (If-Match, If-None-Match): status.json is written without them, so two workers racing on one job could both publish its terminal event',
+      );
+    }
+    return honoured;
+  } catch (err) {
+    logger.warn({ bucket: store.bucket, err: errorMessage(err) }, 'could not check whether this S3 store honours conditional writes');
+    return undefined;
+  }
 }

@@ -1,13 +1,13 @@
 import type { Logger } from 'pino';
-import { AbortedError, BadInputError, BadMessageError, errorMessage } from '../errors.js';
+import { BadInputError, errorMessage } from '../errors.js';
 import type { Handler, MessageContext } from '../queue/consumer.js';
-import { done, type Outcome } from '../queue/outcome.js';
+import { done, isLastAttempt, outcomeForError, type Outcome } from '../queue/outcome.js';
 import type { Channel, Publisher } from '../queue/publisher.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { IngestionMessage, RequestedJob } from './ingestion-request.js';
 import { requestedJobs } from './ingestion-request.js';
 import type { JobEvents } from './job-events.js';
-import type { JobStatusStore } from './job-status.js';
+import type { JobIdentity, JobStatusStore } from './job-status.js';
 import { detectKind, sniffBytes } from './kind-detection.js';
 import {
   AudioOptions,
@@ -16,6 +16,7 @@ import {
   type JobMessage,
   type StageName,
 } from './messages.js';
+import { isFinal } from './status-transitions.js';
 import { runStageTasks, type TaskRunnerDeps } from './task-runner.js';
 
 export interface PipelineDeps extends TaskRunnerDeps {
@@ -29,8 +30,6 @@ export interface PipelineDeps extends TaskRunnerDeps {
   reportError?: (err: unknown, tags: { jobId: string; stage: StageName; messageId: string }) => void;
 }
 
-type JobIdentity = Pick<JobMessage, 'jobId' | 'input'> & { kind?: JobMessage['kind'] };
-
 /** The ingestion queue's handler: one message may ask for several jobs (an S3 event with several records). */
 export function ingestionHandler(deps: PipelineDeps): Handler<IngestionMessage> {
   return async (message, ctx) => {
@@ -38,20 +37,25 @@ export function ingestionHandler(deps: PipelineDeps): Handler<IngestionMessage> 
     if (jobs.length === 0) ctx.logger.info('S3 test event or no created objects: acknowledged');
     let outcome: Outcome = done;
     for (const request of jobs) {
-      const result = await tracked(deps, 'ingestion', request, ctx, (logger) => ingest(deps, request, ctx.signal, logger));
-      // The whole message is retried or released if any of its jobs must be; finished ones repeat harmlessly.
-      if (result.kind === 'retry' || result.kind === 'release') outcome = result;
+      const result = await tracked(deps, 'ingestion', request, ctx, (logger) => ingest(deps, request, ctx, logger));
+      // The whole message is retried or released if any of its jobs must be (finished ones repeat
+      // harmlessly), and left alone if the lease on it was lost.
+      if (weight[result.kind] > weight[outcome.kind]) outcome = result;
     }
     return outcome;
   };
 }
 
+/** Which of its jobs' outcomes a whole ingestion message takes: the one that keeps the message the most. */
+const weight: Record<Outcome['kind'], number> = { done: 0, failed: 1, 'dead-letter': 2, retry: 3, release: 4, abandoned: 5 };
+
 /** The validation and analysis queues' handler. */
 export function stageHandler(deps: PipelineDeps, stage: Exclude<StageName, 'ingestion'>): Handler<JobMessage> {
-  return (job, ctx) => tracked(deps, stage, job, ctx, (logger) => runAndForward(deps, stage, job, ctx.signal, logger));
+  return (job, ctx) => tracked(deps, stage, job, ctx, (logger) => runAndForward(deps, stage, job, ctx, logger));
 }
 
-async function ingest(deps: PipelineDeps, request: RequestedJob, signal: AbortSignal, logger: Logger): Promise<void> {
+async function ingest(deps: PipelineDeps, request: RequestedJob, ctx: MessageContext, logger: Logger): Promise<void> {
+  const { signal } = ctx;
   const info = await deps.store.head(request.input, signal);
   if (info.size === 0) {
     throw new BadInputError('INPUT_EMPTY', `The input s3://${request.input.bucket}/${request.input.key} is empty (0 bytes). Upload the file again.`);
@@ -71,17 +75,25 @@ async function ingest(deps: PipelineDeps, request: RequestedJob, signal: AbortSi
     ...(kind === 'csv' ? { csv: request.csv ?? CsvOptions.parse({}) } : {}),
     ...(kind === 'audio' ? { audio: request.audio ?? AudioOptions.parse({}) } : {}),
   };
-  await runAndForward(deps, 'ingestion', job, signal, logger);
+  await runAndForward(deps, 'ingestion', job, ctx, logger);
 }
 
-/** Runs the stage's tasks, records success, then sends the job on (or, after the last stage, announces it). */
-async function runAndForward(deps: PipelineDeps, stage: StageName, job: JobMessage, signal: AbortSignal, logger: Logger): Promise<void> {
-  const outputs = await runStageTasks(deps, stage, job, signal, logger);
+/**
+ * Runs the stage's tasks, records success, then sends the job on (or, after the last stage, announces
+ * it: only the writer whose write made the job succeed publishes the event). A job that became final
+ * meanwhile (another delivery of it finished or failed it) is not sent on.
+ */
+async function runAndForward(deps: PipelineDeps, stage: StageName, job: JobMessage, ctx: MessageContext, logger: Logger): Promise<void> {
+  const outputs = await runStageTasks(deps, stage, job, ctx.signal, logger);
   const next = nextStage(stage);
-  const status = await deps.statuses.stageSucceeded(job, stage, outputs, next === undefined);
+  const { status, becameFinal } = await deps.statuses.stageSucceeded(job, stage, ctx.receiveCount, outputs, next === undefined, ctx.signal);
   if (next === undefined) {
-    await deps.events.succeeded(status);
-    logger.info({ outputs: status.outputs }, 'job succeeded');
+    if (becameFinal) await deps.events.succeeded(status, ctx.signal);
+    logger.info({ outputs: status.outputs, announced: becameFinal }, 'job succeeded');
+    return;
+  }
+  if (isFinal(status)) {
+    logger.warn({ state: status.state }, 'stage finished but the job is already final: not sending it on');
     return;
   }
   const channel = deps.nextChannels[next];
@@ -91,9 +103,11 @@ async function runAndForward(deps: PipelineDeps, stage: StageName, job: JobMessa
 }
 
 /**
- * Runs one job's stage with its status kept up to date, and decides the message's outcome from
- * what was thrown: bad input fails the job for good, an interruption releases the message, anything
- * else is retried until the queue's maxReceiveCount sends it to the DLQ.
+ * Runs one job's stage with its status kept up to date. A delivery for a job that is already final
+ * does no work and is acknowledged. What an error means is decided once, by outcomeForError; the
+ * status follows the outcome: failed is recorded (and announced by the write that made the job
+ * final), retry records the attempt's error, release and abandoned write nothing (the message is not
+ * this attempt's to judge). Dead-lettering is recorded by the DLQ watcher, whatever took the message there.
  */
 async function tracked(
   deps: PipelineDeps,
@@ -104,41 +118,50 @@ async function tracked(
 ): Promise<Outcome> {
   const logger = ctx.logger.child({ jobId: job.jobId, stage });
   try {
-    await deps.statuses.stageStarted(job, stage, ctx.receiveCount);
+    const started = await deps.statuses.stageStarted(job, stage, ctx.receiveCount, ctx.signal);
+    if (isFinal(started.status)) {
+      logger.info({ state: started.status.state }, 'the job is already final: delivery acknowledged without work');
+      return done;
+    }
     await work(logger);
     return done;
   } catch (err) {
-    if (err instanceof BadMessageError) throw err;
-    if (ctx.signal.aborted || err instanceof AbortedError) {
-      return { kind: 'release', reason: errorMessage(ctx.signal.reason ?? err), delaySeconds: 0, infrastructure: false };
+    const outcome = outcomeForError(err, ctx.signal);
+    try {
+      await recordOutcome(deps, stage, job, ctx, logger, err, outcome);
+    } catch (statusErr) {
+      // The status could not be brought up to date (the signal fired while S3 was failing, or the
+      // document is unreadable): what that error means decides the message instead.
+      logger.error({ err: errorMessage(statusErr), outcome: outcome.kind }, 'could not record the outcome in the job status');
+      return outcomeForError(statusErr, ctx.signal);
     }
-    if (err instanceof BadInputError) {
-      const error = { code: err.code, message: err.message };
-      logger.warn({ code: err.code, err: err.message }, 'job failed: bad input');
-      const status = await deps.statuses.stageFailed(job, stage, error, true);
-      await deps.events.failed(status, stage, error);
-      return { kind: 'failed', ...error };
-    }
-    return retryLater(deps, stage, job, ctx, logger, err);
+    return outcome;
   }
 }
 
-async function retryLater(deps: PipelineDeps, stage: StageName, job: JobIdentity, ctx: MessageContext, logger: Logger, err: unknown): Promise<Outcome> {
-  const last = ctx.maxReceiveCount !== undefined && ctx.receiveCount >= ctx.maxReceiveCount;
-  const reason = errorMessage(err);
-  logger.error({ err: reason, attempt: ctx.receiveCount, lastAttempt: last }, 'stage failed; will retry');
-  deps.reportError?.(err, { jobId: job.jobId, stage, messageId: ctx.messageId });
-  const error = last
-    ? {
-        code: 'DEAD_LETTERED',
-        message: `Gave up after ${ctx.receiveCount} attempts; the message goes to the ${stage} dead-letter queue. Last error: ${reason}. Fix the cause, then run \`stageline dlq ${stage} --redrive\`.`,
-      }
-    : { code: 'TRANSIENT_ERROR', message: `Attempt ${ctx.receiveCount} failed and will be retried: ${reason}` };
-  try {
-    const status = await deps.statuses.stageFailed(job, stage, error, last);
-    if (last) await deps.events.failed(status, stage, error);
-  } catch (statusErr) {
-    logger.error({ err: errorMessage(statusErr) }, 'could not record the failure in the job status');
+async function recordOutcome(deps: PipelineDeps, stage: StageName, job: JobIdentity, ctx: MessageContext, logger: Logger, err: unknown, outcome: Outcome): Promise<void> {
+  switch (outcome.kind) {
+    case 'failed': {
+      const error = { code: outcome.code, message: outcome.message };
+      logger.warn({ code: outcome.code, err: outcome.message }, 'job failed: bad input');
+      const { status, becameFinal } = await deps.statuses.stageFailed(job, stage, ctx.receiveCount, error, ctx.signal);
+      if (becameFinal) await deps.events.failed(status, stage, error, ctx.signal);
+      return;
+    }
+    case 'retry': {
+      const last = isLastAttempt(ctx.receiveCount, ctx.maxReceiveCount);
+      logger.error({ err: outcome.reason, attempt: ctx.receiveCount, lastAttempt: last }, 'stage failed; will retry');
+      deps.reportError?.(err, { jobId: job.jobId, stage, messageId: ctx.messageId });
+      const message = last
+        ? `Attempt ${ctx.receiveCount} failed, the last before the dead-letter queue: ${outcome.reason}`
+        : `Attempt ${ctx.receiveCount} failed and will be retried: ${outcome.reason}`;
+      await deps.statuses.stageRetrying(job, stage, ctx.receiveCount, { code: 'TRANSIENT_ERROR', message }, ctx.signal);
+      return;
+    }
+    case 'done':
+    case 'dead-letter':
+    case 'release':
+    case 'abandoned':
+      return;
   }
-  return { kind: 'retry', reason };
 }

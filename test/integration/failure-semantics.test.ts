@@ -117,13 +117,13 @@ test('a transient task failure is retried and the status records the attempts', 
   assert.equal(status.stages.validation?.error, undefined);
 });
 
-test('a failing S3 call is retried through the queue', async () => {
+test('a status write that S3 refuses (503 SlowDown) is retried in place, not dropped', async () => {
   failNextStatusWrite = true;
   await submitCsv('s3fail-1');
   const status = await finalStatus(stack.store, 's3fail-1');
   assert.equal(failNextStatusWrite, false, 'the failure was injected');
   assert.equal(status.state, 'succeeded');
-  assert.equal(status.stages.ingestion?.attempts, 2);
+  assert.equal(status.stages.ingestion?.attempts, 1, 'the write waited and tried again: the message was not spent');
 });
 
 test("after the queue's maxReceiveCount the message is in the DLQ and the status says so", async () => {

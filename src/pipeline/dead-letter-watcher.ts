@@ -1,0 +1,200 @@
+import { ChangeMessageVisibilityBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import type { Logger } from 'pino';
+import { AbortedError, errorMessage } from '../errors.js';
+import { IngestionMessage, requestedJobs } from './ingestion-request.js';
+import type { JobEvents } from './job-events.js';
+import type { JobIdentity, JobStatusStore } from './job-status.js';
+import { JobMessage, type StageName } from './messages.js';
+import { retryWhileUnavailable } from './store-retry.js';
+
+/**
+ * How long a DLQ message received by a sweep stays hidden, at most: the sweep makes it visible again
+ * when it ends, so this only matters when the worker dies mid-sweep. `stageline dlq` waits this long,
+ * and a little more, for messages a watcher holds.
+ */
+export const deadLetterPeekSeconds = 10;
+
+export interface DeadLetterWatcherOptions {
+  sqs: SQSClient;
+  stage: StageName;
+  /** From the stage queue's RedrivePolicy (resolveRedrive). */
+  deadLetterQueueUrl: string;
+  /** The pipeline bucket: the input bucket of a job request that names none. */
+  defaultBucket: string;
+  statuses: JobStatusStore;
+  events: JobEvents;
+  logger: Logger;
+  /** Long poll of each sweep. */
+  waitTimeSeconds?: number;
+  /** Rest after a sweep that found nothing new; with the long poll, a new message is seen within a minute. */
+  idlePauseMs?: number;
+  /** DLQ message ids remembered as handled, so a long DLQ costs no S3 reads on every sweep. */
+  remember?: number;
+}
+
+/**
+ * Records the jobs whose messages reached a stage's dead-letter queue, whatever took them there (the
+ * last attempt failing, a crash loop that left no worker alive at the last attempt, releases): the
+ * job becomes `failed` with `DEAD_LETTERED` and the last known error, and the writer that made it so
+ * publishes the one `job.failed` event. The messages stay in the DLQ for `stageline dlq --redrive`:
+ * they are received with a short visibility timeout and never deleted. Every worker watches the DLQs
+ * of its own stages; conditional status writes make one of them win.
+ *
+ * Each sweep long-polls, then keeps receiving until the DLQ shows nothing this sweep has not seen
+ * (what it received stays hidden meanwhile, so the sweep walks the whole queue), then makes all it
+ * received visible again at once and rests when nothing new appeared: messages are hidden from
+ * `stageline dlq` only for the moment of a sweep. A body that is not a job is logged once and skipped.
+ */
+export class DeadLetterWatcher {
+  private readonly controller = new AbortController();
+  private readonly handled = new Set<string>();
+  private readonly waitTimeSeconds: number;
+  private readonly idlePauseMs: number;
+  private readonly remember: number;
+  private loop: Promise<void> | undefined;
+
+  constructor(private readonly options: DeadLetterWatcherOptions) {
+    this.waitTimeSeconds = options.waitTimeSeconds ?? 20;
+    this.idlePauseMs = options.idlePauseMs ?? 20_000;
+    this.remember = options.remember ?? 10_000;
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** Stops at once: a receive or a status write under way is abandoned (the message stays in the DLQ). */
+  async stop(): Promise<void> {
+    this.controller.abort(new AbortedError('dead-letter watcher stopped'));
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    const { signal } = this.controller;
+    const logger = this.options.logger;
+    logger.debug({ deadLetterQueueUrl: this.options.deadLetterQueueUrl }, 'watching the dead-letter queue');
+    while (!signal.aborted) {
+      let foundNew = false;
+      try {
+        foundNew = await this.sweep();
+      } catch (err) {
+        if (signal.aborted) break;
+        logger.error({ err: errorMessage(err), deadLetterQueueUrl: this.options.deadLetterQueueUrl }, 'dead-letter queue sweep failed; trying again after a pause');
+      }
+      if (!foundNew) await pause(this.idlePauseMs, signal);
+    }
+  }
+
+  /** One walk over the DLQ; true when it recorded a message not handled before. */
+  private async sweep(): Promise<boolean> {
+    const seen = new Set<string>();
+    const held: string[] = [];
+    let foundNew = false;
+    try {
+      for (let wait = this.waitTimeSeconds; ; wait = 0) {
+        const received = await this.receive(wait);
+        for (const m of received) if (m.ReceiptHandle) held.push(m.ReceiptHandle);
+        const messages = received.filter((m) => m.MessageId && !seen.has(m.MessageId));
+        if (messages.length === 0) return foundNew;
+        for (const m of messages) {
+          const id = m.MessageId ?? '';
+          seen.add(id);
+          if (this.handled.has(id)) continue;
+          foundNew = true;
+          if (await this.record(id, m.Body ?? '')) this.markHandled(id);
+        }
+      }
+    } finally {
+      await this.release(held);
+    }
+  }
+
+  /** Makes the messages a sweep held visible again (best effort: they reappear on their own after deadLetterPeekSeconds). */
+  private async release(receiptHandles: string[]): Promise<void> {
+    const { sqs, deadLetterQueueUrl, logger } = this.options;
+    for (let i = 0; i < receiptHandles.length; i += 10) {
+      const entries = receiptHandles.slice(i, i + 10).map((ReceiptHandle, j) => ({ Id: String(j), ReceiptHandle, VisibilityTimeout: 0 }));
+      try {
+        await sqs.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: deadLetterQueueUrl, Entries: entries }));
+      } catch (err) {
+        logger.debug({ err: errorMessage(err) }, 'could not make dead-lettered messages visible again; they reappear after their timeout');
+        return;
+      }
+    }
+  }
+
+  private receive(waitTimeSeconds: number): Promise<Message[]> {
+    const { sqs, deadLetterQueueUrl, logger } = this.options;
+    const signal = this.controller.signal;
+    return retryWhileUnavailable(
+      async () =>
+        (
+          await sqs.send(
+            new ReceiveMessageCommand({
+              QueueUrl: deadLetterQueueUrl,
+              MaxNumberOfMessages: 10,
+              WaitTimeSeconds: waitTimeSeconds,
+              VisibilityTimeout: deadLetterPeekSeconds,
+            }),
+            { abortSignal: signal },
+          )
+        ).Messages ?? [],
+      { signal, onRetry: (err, failures, waitMs) => logger.warn({ err: errorMessage(err), failures, waitMs }, 'dead-letter queue receive failed: SQS is failing; trying again') },
+    );
+  }
+
+  /** Records every job a dead-lettered message stands for; false when it must be looked at again. */
+  private async record(messageId: string, body: string): Promise<boolean> {
+    const { stage, statuses, events, logger } = this.options;
+    const signal = this.controller.signal;
+    let jobs: JobIdentity[];
+    try {
+      jobs = deadLetteredJobs(stage, body, { defaultBucket: this.options.defaultBucket, messageId });
+    } catch (err) {
+      logger.warn({ messageId, err: errorMessage(err) }, 'dead-lettered message is not a job: skipped');
+      return true;
+    }
+    try {
+      for (const job of jobs) {
+        const { status, becameFinal } = await statuses.deadLettered(job, stage, signal);
+        if (!becameFinal || !status.error) continue;
+        logger.warn({ messageId, jobId: job.jobId, err: status.error.message }, 'job dead-lettered: status recorded');
+        await events.failed(status, stage, { code: status.error.code, message: status.error.message }, signal);
+      }
+      return true;
+    } catch (err) {
+      if (signal.aborted) throw err;
+      logger.error({ messageId, err: errorMessage(err) }, 'could not record a dead-lettered job; will look again');
+      return false;
+    }
+  }
+
+  private markHandled(id: string): void {
+    this.handled.add(id);
+    // A Set iterates in insertion order: the first entry is the oldest.
+    if (this.handled.size > this.remember) this.handled.delete(this.handled.values().next().value as string);
+  }
+}
+
+/**
+ * The jobs a stage's message body stands for, as the consumer would read them; throws for a body that
+ * is not a job (bad JSON or no schema: the consumer dead-letters those itself).
+ */
+function deadLetteredJobs(stage: StageName, body: string, origin: { defaultBucket: string; messageId: string }): JobIdentity[] {
+  const json: unknown = JSON.parse(body);
+  if (stage === 'ingestion') return requestedJobs(IngestionMessage.parse(json), origin);
+  return [JobMessage.parse(json)];
+}
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,54 @@
+import { AbortedError, errorMessage, isInfrastructureError } from '../errors.js';
+
+/** Capped exponential backoff with jitter: attempt n waits between half and all of min(cap, base * 2^(n-1)). */
+export interface Backoff {
+  baseMs: number;
+  capMs: number;
+  random?: () => number;
+}
+
+export const defaultBackoff: Backoff = { baseMs: 250, capMs: 15_000 };
+
+export interface RetryOptions {
+  /** Ends the waiting: the caller gives up (shutdown, lost lease, watcher stopped). */
+  signal?: AbortSignal;
+  backoff?: Backoff;
+  onRetry?: (err: unknown, failures: number, waitMs: number) => void;
+}
+
+/**
+ * Runs `call` until it succeeds. While S3 or SQS is failing (`isInfrastructureError`), each failure
+ * waits a growing, capped, jittered pause and tries again, for as long as the outage lasts: a status
+ * write or a terminal event is worth waiting for, never dropped. Any other error ends it at once, and
+ * so does `signal` (with an AbortedError, whose outcome releases the message).
+ */
+export async function retryWhileUnavailable<T>(call: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
+  const { signal, backoff = defaultBackoff } = options;
+  const random = backoff.random ?? Math.random;
+  for (let failures = 1; ; failures++) {
+    try {
+      return await call();
+    } catch (err) {
+      if (!isInfrastructureError(err) || signal?.aborted) throw err;
+      const exp = Math.min(backoff.capMs, backoff.baseMs * 2 ** Math.min(failures - 1, 30));
+      const waitMs = Math.round(exp / 2 + (random() * exp) / 2);
+      options.onRetry?.(err, failures, waitMs);
+      await sleep(waitMs, signal, err);
+    }
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined, last: unknown): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const stop = () => {
+      clearTimeout(timer);
+      reject(new AbortedError(`gave up waiting for the store: ${errorMessage(signal?.reason ?? 'aborted')}`, { cause: last }));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', stop);
+      resolve();
+    }, ms);
+    if (signal?.aborted) stop();
+    else signal?.addEventListener('abort', stop, { once: true });
+  });
+}
