@@ -8,6 +8,8 @@ export interface EmulatorOptions {
   queuePrefix?: string;
   maxReceiveCount?: number;
   visibilityTimeoutSeconds?: number;
+  /** Stages whose queue gets no RedrivePolicy (to test the refusal to run without one). */
+  withoutRedrive?: readonly StageName[];
 }
 
 export interface StageQueues {
@@ -41,10 +43,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     const queue = server.createQueue(`${prefix}-${stage}`, {
       attributes: {
         VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? 30),
-        RedrivePolicy: JSON.stringify({
-          deadLetterTargetArn: dlq.queueArn,
-          maxReceiveCount: String(options.maxReceiveCount ?? 5),
-        }),
+        ...(options.withoutRedrive?.includes(stage)
+          ? {}
+          : { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.queueArn, maxReceiveCount: String(options.maxReceiveCount ?? 5) }) }),
       },
     });
     queues[stage] = { url: queue.queueUrl, dlqUrl: dlq.queueUrl };

@@ -21,5 +21,7 @@ const slow = new RecordingTask('slow', async (ctx) => {
   });
 });
 const registry = new TaskRegistry().register('validation', 'csv', slow);
-const worker = await runWorker(config, createLogger(config.LOG_LEVEL), { worker: { registry, waitTimeSeconds: 1 } });
+// WAIT_TIME_SECONDS=default keeps the worker's own long poll (as in production); otherwise 1 s for quick tests.
+const wait = process.env.WAIT_TIME_SECONDS ?? '1';
+const worker = await runWorker(config, createLogger(config.LOG_LEVEL), { worker: { registry, ...(wait === 'default' ? {} : { waitTimeSeconds: Number(wait) }) } });
 process.stdout.write(`worker-ready ${worker.httpPort}\n`);

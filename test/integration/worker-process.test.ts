@@ -50,8 +50,9 @@ test('SIGTERM lets an in-flight job finish within the drain timeout, then exits 
   assert.deepEqual(await queueDepth(stack.clients.sqs, stack.emulator.queues.validation.url), { visible: 0, inFlight: 0 });
 });
 
-test('past the drain timeout, SIGTERM aborts the job and makes its message visible again at once', async () => {
-  const worker = startChildWorker(workerEnv({ SLOW_TASK_MS: '60000', DRAIN_TIMEOUT_SECONDS: '1', STAGES: 'ingestion,validation' }));
+test('past the drain timeout, SIGTERM aborts the job, makes its message visible again at once and exits within the drain timeout + 5 s', async () => {
+  // The worker's own long poll, as in production: a receive under way must not hold the exit back.
+  const worker = startChildWorker(workerEnv({ SLOW_TASK_MS: '60000', DRAIN_TIMEOUT_SECONDS: '1', STAGES: 'ingestion,validation', WAIT_TIME_SECONDS: 'default' }));
   await worker.waitFor('worker-ready');
   await submitCsv('abort-1');
   await worker.waitFor('task-started abort-1');
@@ -59,8 +60,38 @@ test('past the drain timeout, SIGTERM aborts the job and makes its message visib
   worker.proc.kill('SIGTERM');
   const { code } = await worker.exit;
   assert.equal(code, 0);
-  assert.ok(Date.now() - stoppedAt < 8000, 'exits soon after the drain timeout');
+  const tookMs = Date.now() - stoppedAt;
+  assert.ok(tookMs < 6000, `exited ${tookMs} ms after SIGTERM, DRAIN_TIMEOUT_SECONDS=1`);
   assert.ok(worker.output.some((l) => l.includes('released')), 'logs the release');
   // Visible now, not after the 5 s visibility timeout.
   assert.deepEqual(await queueDepth(stack.clients.sqs, stack.emulator.queues.validation.url), { visible: 1, inFlight: 0 });
+});
+
+test('SIGTERM during long polls swallows nothing: jobs sent meanwhile are picked up at once by the next worker', async () => {
+  // A visibility timeout far above the test's patience: a swallowed message would sit out 120 s.
+  const env = { VISIBILITY_TIMEOUT_SECONDS: '120', DRAIN_TIMEOUT_SECONDS: '5', WAIT_TIME_SECONDS: 'default', SLOW_TASK_MS: '50' };
+  const idle = startChildWorker(workerEnv(env));
+  await idle.waitFor('worker-ready');
+  await new Promise((r) => setTimeout(r, 500)); // every loop is inside its long poll now
+  idle.proc.kill('SIGTERM');
+  const ids = Array.from({ length: 5 }, (_, i) => `term-${i}`);
+  await Promise.all(ids.map((id) => putObject(stack.clients.s3, 'stageline', `uploads/${id}/data.csv`, 'a,b\n1,2\n')));
+  const sentAt = Date.now();
+  await Promise.all(ids.map((jobId) => sendRaw(stack.clients.sqs, stack.emulator.queues.ingestion.url, JSON.stringify({ jobId, input: { key: `uploads/${jobId}/data.csv` } }))));
+  assert.ok(Date.now() - sentAt < 100, 'all 5 sent within 100 ms');
+  assert.equal((await idle.exit).code, 0);
+  assert.ok(idle.output.some((l) => l.includes('released messages received while shutting down')), 'the stopping worker received them and gave them back');
+
+  const fresh = startChildWorker(workerEnv(env));
+  try {
+    for (const id of ids) {
+      const status = await finalStatus(stack.store, id, 30_000);
+      assert.equal(status.state, 'succeeded');
+    }
+    const tookMs = Date.now() - sentAt;
+    assert.ok(tookMs < 40_000, `all 5 done ${tookMs} ms after they were sent, far below the 120 s visibility timeout`);
+  } finally {
+    fresh.proc.kill('SIGTERM');
+    await fresh.exit;
+  }
 });
