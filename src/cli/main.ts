@@ -17,7 +17,7 @@ const usage = `usage: stageline <command>
   submit FILE [--kind audio|csv] [--schema SCHEMA.json] [--wait]
   status JOBID [--json]
   dlq STAGE [--redrive]
-  healthcheck                    exit 0 when this container's worker answers /healthz`;
+  healthcheck                    exit 0 when the worker on HTTP_PORT answers /healthz with 200, 1 when not, 2 for a bad HTTP_PORT`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -85,8 +85,9 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'healthcheck': {
-      const { healthcheck } = await import('./healthcheck.js');
-      return healthcheck(loadConfig().HTTP_PORT);
+      // bin/stageline.js answers this before loading this module; here for `tsx src/cli/main.ts healthcheck`.
+      const { runHealthcheck } = await import('./healthcheck.js');
+      return runHealthcheck(process.env);
     }
     default:
       throw new UsageError(command ? `unknown command: ${command}` : 'no command given');
