@@ -1,5 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { HeadBucketCommand } from '@aws-sdk/client-s3';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { Logger } from 'pino';
 import type { AwsClients } from '../config/aws.js';
 import { ConfigError, concurrencyVar, queueUrlFor, queueVar, requireBucket, type Config } from '../config/env.js';
@@ -9,6 +11,7 @@ import { DeadLetterWatcher } from '../pipeline/dead-letter-watcher.js';
 import { JobStatusStore, checkConditionalWrites } from '../pipeline/job-status.js';
 import { JobEvent, JobMessage, nextStage, type StageName } from '../pipeline/messages.js';
 import { ingestionHandler, stageHandler, type PipelineDeps } from '../pipeline/stage-handlers.js';
+import { startCircuitBreakers } from '../queue/circuit-breaker.js';
 import { QueueConsumer, type ReceiveGate } from '../queue/consumer.js';
 import { noInstrumentation, type QueueInstrumentation } from '../queue/instrumentation.js';
 import { channel, Publisher } from '../queue/publisher.js';
@@ -30,7 +33,7 @@ export interface WorkerOptions {
   onInFlightChanged?: (total: number) => void;
   /** Long-poll length; tests shorten it. By default the longest that still lets SIGTERM end on time. */
   waitTimeSeconds?: number;
-  /** Held before every receive of every stage (circuit breakers over S3 and SQS). */
+  /** Held before every receive of every stage, besides the worker's own circuit breakers over S3 and SQS. */
   gates?: readonly ReceiveGate[];
 }
 
@@ -83,6 +86,17 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   const waitTimeSeconds = options.waitTimeSeconds ?? longPollSeconds(config.DRAIN_TIMEOUT_SECONDS);
   // Whatever takes a message to a stage's DLQ, this worker records the job as dead-lettered.
   const watchers: DeadLetterWatcher[] = [];
+  // One breaker per service for the process: while S3 or SQS fails, no stage receives, and a cheap call probes it.
+  const probeQueueUrl = queueUrlFor(config, config.STAGES[0]!);
+  const breakers = startCircuitBreakers(
+    clients,
+    {
+      s3: (signal) => clients.s3.send(new HeadBucketCommand({ Bucket: requireBucket(config) }), { abortSignal: signal }),
+      sqs: (signal) => clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: probeQueueUrl, AttributeNames: ['QueueArn'] }), { abortSignal: signal }),
+    },
+    logger.child({ component: 'circuit-breaker' }),
+  );
+  const gates: readonly ReceiveGate[] = [breakers.s3, breakers.sqs, ...(options.gates ?? [])];
   const consumers = await Promise.all(
     config.STAGES.map(async (stage) => {
       const queueUrl = queueUrlFor(config, stage);
@@ -109,7 +123,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
         observer: metrics.observer(stage, onInFlight(stage)),
         ...(redrive ? { redrive } : {}),
         waitTimeSeconds,
-        ...(options.gates ? { gates: options.gates } : {}),
+        gates,
       };
       return stage === 'ingestion'
         ? new QueueConsumer({ ...common, schema: IngestionMessage, handler: ingestionHandler(deps) })
@@ -151,6 +165,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       await Promise.all(consumers.map((c) => c.abortInFlight('shutdown: drain timeout reached')));
     }
     await Promise.all([receivesDone, watchersStopped]);
+    breakers.stop();
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();
