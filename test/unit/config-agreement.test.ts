@@ -126,24 +126,4 @@ describe('configuration agrees across the schema, README, compose, the init scri
   it('what the init script prints is the worker\'s own variables', () => {
     assert.deepEqual(initPrints.sort(), ['S3_BUCKET', ...queueUrlVars].sort());
   });
-
-  it('the ECS task definitions set only schema variables, one stage each', () => {
-    const dir = new URL('ecs/task-definitions/', root);
-    const TaskDefinition = z.object({
-      containerDefinitions: z.array(
-        z.object({ environment: z.array(z.object({ name: z.string(), value: z.string() })), secrets: z.array(z.object({ name: z.string() })).default([]) }),
-      ),
-    });
-    const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
-    assert.equal(files.length, stageNames.length);
-    for (const file of files) {
-      const [container] = TaskDefinition.parse(JSON.parse(readFileSync(new URL(file, dir), 'utf8'))).containerDefinitions;
-      assert.ok(container);
-      const names = [...container.environment.map((e) => e.name), ...container.secrets.map((s) => s.name)];
-      assert.deepEqual(names.filter((n) => !schemaVars.has(n)), [], file);
-      const config = EnvSchema.parse(Object.fromEntries(container.environment.map((e) => [e.name, e.value])));
-      assert.equal(config.STAGES.length, 1, file);
-      assert.ok(file.includes(config.STAGES[0] ?? '?'), `${file} runs its own stage`);
-    }
-  });
 });
