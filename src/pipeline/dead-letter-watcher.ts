@@ -9,10 +9,11 @@ import { retryWhileUnavailable } from './store-retry.js';
 
 /**
  * How long a DLQ message received by a sweep stays hidden, at most: the sweep makes it visible again
- * when it ends, so this only matters when the worker dies mid-sweep. `stageline dlq` waits this long,
- * and a little more, for messages a watcher holds.
+ * when it ends, so this only matters when a worker dies during a sweep or a long poll (a killed
+ * worker's receive may still take a message). `stageline dlq` waits this long, and a little more,
+ * for messages a watcher holds.
  */
-export const deadLetterPeekSeconds = 10;
+export const deadLetterPeekSeconds = 5;
 
 export interface DeadLetterWatcherOptions {
   sqs: SQSClient;
@@ -26,7 +27,10 @@ export interface DeadLetterWatcherOptions {
   logger: Logger;
   /** Long poll of each sweep. */
   waitTimeSeconds?: number;
-  /** Rest after a sweep that found nothing new; with the long poll, a new message is seen within a minute. */
+  /**
+   * Rest after a sweep that found only messages already handled (an empty DLQ needs none: the long poll
+   * waits). A message arriving behind old ones is seen within this and a sweep: well within a minute.
+   */
   idlePauseMs?: number;
   /** DLQ message ids remembered as handled, so a long DLQ costs no S3 reads on every sweep. */
   remember?: number;
@@ -42,7 +46,7 @@ export interface DeadLetterWatcherOptions {
  *
  * Each sweep long-polls, then keeps receiving until the DLQ shows nothing this sweep has not seen
  * (what it received stays hidden meanwhile, so the sweep walks the whole queue), then makes all it
- * received visible again at once and rests when nothing new appeared: messages are hidden from
+ * received visible again at once and rests when it found only old ones: messages are hidden from
  * `stageline dlq` only for the moment of a sweep. A body that is not a job is logged once and skipped.
  */
 export class DeadLetterWatcher {
@@ -74,34 +78,38 @@ export class DeadLetterWatcher {
     const logger = this.options.logger;
     logger.debug({ deadLetterQueueUrl: this.options.deadLetterQueueUrl }, 'watching the dead-letter queue');
     while (!signal.aborted) {
-      let foundNew = false;
+      let found: SweepResult = 'only-handled';
       try {
-        foundNew = await this.sweep();
+        found = await this.sweep();
       } catch (err) {
         if (signal.aborted) break;
         logger.error({ err: errorMessage(err), deadLetterQueueUrl: this.options.deadLetterQueueUrl }, 'dead-letter queue sweep failed; trying again after a pause');
       }
-      if (!foundNew) await pause(this.idlePauseMs, signal);
+      if (found === 'only-handled') await pause(this.idlePauseMs, signal);
     }
   }
 
-  /** One walk over the DLQ; true when it recorded a message not handled before. */
-  private async sweep(): Promise<boolean> {
+  /** One walk over the DLQ. */
+  private async sweep(): Promise<SweepResult> {
     const seen = new Set<string>();
     const held: string[] = [];
-    let foundNew = false;
+    let found: SweepResult = 'nothing';
     try {
       for (let wait = this.waitTimeSeconds; ; wait = 0) {
         const received = await this.receive(wait);
         for (const m of received) if (m.ReceiptHandle) held.push(m.ReceiptHandle);
         const messages = received.filter((m) => m.MessageId && !seen.has(m.MessageId));
-        if (messages.length === 0) return foundNew;
+        if (messages.length === 0) return found;
         for (const m of messages) {
           const id = m.MessageId ?? '';
           seen.add(id);
+          if (found === 'nothing') found = 'only-handled';
           if (this.handled.has(id)) continue;
-          foundNew = true;
-          if (await this.record(id, m.Body ?? '')) this.markHandled(id);
+          // A message that could not be recorded is tried again after the pause, not in a tight loop.
+          if (await this.record(id, m.Body ?? '')) {
+            this.markHandled(id);
+            found = 'new';
+          }
         }
       }
     } finally {
@@ -175,6 +183,9 @@ export class DeadLetterWatcher {
     if (this.handled.size > this.remember) this.handled.delete(this.handled.values().next().value as string);
   }
 }
+
+/** What a sweep found: nothing at all (the long poll did the waiting), only messages already handled, or something new. */
+type SweepResult = 'nothing' | 'only-handled' | 'new';
 
 /**
  * The jobs a stage's message body stands for, as the consumer would read them; throws for a body that

@@ -37,6 +37,10 @@ export async function startConditionalStoreProxy(upstream: string): Promise<Cond
         res.destroy();
         resolve();
       });
+      // A client that goes away (a killed worker's long poll) takes its upstream request with it.
+      res.on('close', () => {
+        if (!res.writableFinished) out.destroy();
+      });
       if (body) out.end(body);
       else req.pipe(out);
     });

@@ -1,12 +1,14 @@
 import {
   ChangeMessageVisibilityBatchCommand,
   DeleteMessageCommand,
+  GetQueueAttributesCommand,
   ReceiveMessageCommand,
   SendMessageCommand,
   type Message,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { queueUrlFor, type Config } from '../../config/env.js';
+import { deadLetterPeekSeconds } from '../../pipeline/dead-letter-watcher.js';
 import type { StageName } from '../../pipeline/messages.js';
 import { deadLetterReasonAttribute, resolveRedrive } from '../../queue/redrive.js';
 
@@ -22,7 +24,9 @@ export interface DlqEntry {
  * Lists a stage's dead-letter queue, or with `redrive` moves every message back to the stage queue
  * (send first, then delete, so a crash in between duplicates rather than loses). Only messages that
  * were in the DLQ when the command started are taken: a redriven message that fails again and returns
- * to the DLQ is left there, so a redrive of a still-broken message cannot loop.
+ * to the DLQ is left there, so a redrive of a still-broken message cannot loop. Every worker's
+ * dead-letter watcher holds DLQ messages invisible for a moment now and then: while the DLQ reports
+ * messages this command does not hold, it keeps receiving, up to a bounded wait.
  */
 export async function dlq(sqs: SQSClient, config: Config, stage: StageName, redrive: boolean): Promise<DlqEntry[]> {
   const queueUrl = queueUrlFor(config, stage);
@@ -31,6 +35,7 @@ export async function dlq(sqs: SQSClient, config: Config, stage: StageName, redr
   const startedAt = Date.now();
   const seen: DlqEntry[] = [];
   const held: Message[] = [];
+  let lastProgress = Date.now();
   for (let arrivedSince = false; !arrivedSince; ) {
     // Listing SQS means receiving: messages stay invisible while we page, then are released below.
     const res = await sqs.send(
@@ -44,7 +49,12 @@ export async function dlq(sqs: SQSClient, config: Config, stage: StageName, redr
       }),
     );
     const messages = res.Messages ?? [];
-    if (messages.length === 0) break;
+    if (messages.length === 0) {
+      if (Date.now() - lastProgress > heldElsewhereWaitMs) break;
+      if ((await depth(sqs, info.deadLetterQueueUrl)) - held.length <= 0) break;
+      continue;
+    }
+    lastProgress = Date.now();
     for (const m of messages) {
       if (Number(m.Attributes?.SentTimestamp ?? 0) > startedAt) {
         arrivedSince = true;
@@ -84,4 +94,15 @@ export async function dlq(sqs: SQSClient, config: Config, stage: StageName, redr
     );
   }
   return seen;
+}
+
+/** How long to wait for DLQ messages someone else holds (a watcher's sweep hides them for at most deadLetterPeekSeconds). */
+const heldElsewhereWaitMs = (deadLetterPeekSeconds + 5) * 1000;
+
+/** Messages in the queue, visible or not. */
+async function depth(sqs: SQSClient, queueUrl: string): Promise<number> {
+  const res = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+  );
+  return Number(res.Attributes?.ApproximateNumberOfMessages ?? 0) + Number(res.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
 }
