@@ -20,7 +20,7 @@ export interface RetryOptions {
  * Runs `call` until it succeeds. While S3 or SQS is failing (`isInfrastructureError`), each failure
  * waits a growing, capped, jittered pause and tries again, for as long as the outage lasts: a status
  * write or a terminal event is worth waiting for, never dropped. Any other error ends it at once, and
- * so does `signal` (with an AbortedError, whose outcome releases the message).
+ * so does `signal`, always with an AbortedError (whose outcome releases the message).
  */
 export async function retryWhileUnavailable<T>(call: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
   const { signal, backoff = defaultBackoff } = options;
@@ -29,7 +29,8 @@ export async function retryWhileUnavailable<T>(call: () => Promise<T>, options: 
     try {
       return await call();
     } catch (err) {
-      if (!isInfrastructureError(err) || signal?.aborted) throw err;
+      if (signal?.aborted) throw givenUp(signal, err);
+      if (!isInfrastructureError(err)) throw err;
       const exp = Math.min(backoff.capMs, backoff.baseMs * 2 ** Math.min(failures - 1, 30));
       const waitMs = Math.round(exp / 2 + (random() * exp) / 2);
       options.onRetry?.(err, failures, waitMs);
@@ -38,11 +39,15 @@ export async function retryWhileUnavailable<T>(call: () => Promise<T>, options: 
   }
 }
 
+function givenUp(signal: AbortSignal | undefined, last: unknown): AbortedError {
+  return new AbortedError(`gave up waiting for the store: ${errorMessage(signal?.reason ?? 'aborted')}`, { cause: last });
+}
+
 function sleep(ms: number, signal: AbortSignal | undefined, last: unknown): Promise<void> {
   return new Promise((resolve, reject) => {
     const stop = () => {
       clearTimeout(timer);
-      reject(new AbortedError(`gave up waiting for the store: ${errorMessage(signal?.reason ?? 'aborted')}`, { cause: last }));
+      reject(givenUp(signal, last));
     };
     const timer = setTimeout(() => {
       signal?.removeEventListener('abort', stop);
