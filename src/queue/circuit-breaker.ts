@@ -31,7 +31,9 @@ export class CircuitBreaker {
   private readonly waiters = new Set<() => void>();
   private isOpen = false;
   private openedAt = 0;
-  private closedAt = 0;
+  private closedAt = -Infinity;
+  /** Backoff step of the first probe of the current opening. */
+  private firstAttempt = 0;
 
   constructor(private readonly options: CircuitBreakerOptions) {
     this.baseDelayMs = options.baseDelayMs ?? 500;
@@ -70,6 +72,9 @@ export class CircuitBreaker {
     if (callStartedAt < this.closedAt) return;
     this.isOpen = true;
     this.openedAt = Date.now();
+    // Reopened soon after closing: the probe answers while real calls still fail (throttling of some
+    // keys, say). Each such reopening starts probing one step later, so receives back off too.
+    this.firstAttempt = this.openedAt - this.closedAt < this.maxDelayMs ? this.firstAttempt + 1 : 0;
     this.options.logger.warn(
       { service: this.service, err: errorMessage(err), errorName: err instanceof Error ? err.name : undefined },
       `${this.service} is failing: receives paused while it is probed`,
@@ -91,7 +96,7 @@ export class CircuitBreaker {
 
   private async probeUntilAnswered(): Promise<void> {
     const signal = this.stopping.signal;
-    for (let attempt = 0; ; attempt++) {
+    for (let attempt = this.firstAttempt; ; attempt++) {
       await sleep(this.probeDelayMs(attempt), signal);
       if (signal.aborted) return;
       try {
@@ -103,7 +108,7 @@ export class CircuitBreaker {
         if (isInfrastructureError(err)) continue;
         this.options.logger.warn({ service: this.service, err: errorMessage(err) }, `${this.service} probe answered with an error that is not an outage`);
       }
-      return this.close(attempt + 1);
+      return this.close(attempt - this.firstAttempt + 1);
     }
   }
 

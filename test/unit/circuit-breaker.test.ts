@@ -144,6 +144,29 @@ test('a call that started before the breaker closed does not reopen it; stop() l
   assert.equal(calls.length, 1, 'no probe after stop()');
 });
 
+test('reopening soon after closing starts probing one step later each time; a quiet spell resets it', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+  const { probe, calls } = flakyProbe(0);
+  const breaker = new CircuitBreaker({ service: 's3', probe, logger: pino({ level: 'silent' }), random: () => 1 });
+  const firstProbeDelay = async () => {
+    const before = calls.length;
+    breaker.recordFailure(slowDown());
+    let waited = 0;
+    while (calls.length === before) {
+      await advance(t, 100);
+      waited += 100;
+    }
+    assert.equal(breaker.open, false);
+    return waited;
+  };
+  assert.equal(await firstProbeDelay(), 500);
+  assert.equal(await firstProbeDelay(), 1000, 'the probe answers but calls keep failing: back off');
+  assert.equal(await firstProbeDelay(), 2000);
+  await advance(t, 30_000);
+  assert.equal(await firstProbeDelay(), 500, 'failing again after 30 s of calm is a new outage');
+  breaker.stop();
+});
+
 test('a probe answered with an error that is not an outage closes it: the service is up', async (t) => {
   t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
   const probe: Probe = async () => {
