@@ -11,7 +11,7 @@ export const ErrorInfo = z.object({ code: z.string(), message: z.string() });
 export type ErrorInfo = z.infer<typeof ErrorInfo>;
 
 export const StageStatus = z.object({
-  // `retrying`: a transient failure happened and the message will be delivered again.
+  // `retrying`: the attempt failed; the message will be delivered again (after the last attempt, it is dead-lettered).
   state: z.enum(['queued', 'running', 'retrying', 'succeeded', 'failed']),
   attempts: z.number().int().nonnegative(),
   startedAt: z.string().optional(),

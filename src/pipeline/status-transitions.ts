@@ -33,7 +33,7 @@ export type TransitionResult =
   /** Refused: `status` is the document as it stands (for a job's first write, the one it would start from). */
   | { changed: false; status: JobStatus; reason: string };
 
-export const deadLetteredCode = 'DEAD_LETTERED';
+const deadLetteredCode = 'DEAD_LETTERED';
 
 const finalJobStates: ReadonlySet<JobStatus['state']> = new Set(['succeeded', 'failed', 'cancelled']);
 
@@ -47,7 +47,7 @@ export function isDeadLettered(status: Pick<JobStatus, 'state' | 'error'>): bool
 }
 
 /** The document a job's first write starts from. */
-export function initialStatus(job: JobIdentity, now: string): JobStatus {
+function initialStatus(job: JobIdentity, now: string): JobStatus {
   return { jobId: job.jobId, state: 'queued', input: job.input, stages: {}, outputs: {}, updatedAt: now };
 }
 

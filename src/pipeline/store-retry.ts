@@ -7,7 +7,7 @@ export interface Backoff {
   random?: () => number;
 }
 
-export const defaultBackoff: Backoff = { baseMs: 250, capMs: 15_000 };
+const defaultBackoff: Backoff = { baseMs: 250, capMs: 15_000 };
 
 export interface RetryOptions {
   /** Ends the waiting: the caller gives up (shutdown, lost lease, watcher stopped). */
