@@ -35,6 +35,8 @@ export interface WorkerOptions {
   waitTimeSeconds?: number;
   /** Held before every receive of every stage, besides the worker's own circuit breakers over S3 and SQS. */
   gates?: readonly ReceiveGate[];
+  /** `/healthz` limits; by default derived from the long poll. */
+  health?: { maxReceiveMs?: number; maxIdleMs?: number };
 }
 
 /**
@@ -84,20 +86,8 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   };
 
   const waitTimeSeconds = options.waitTimeSeconds ?? longPollSeconds(config.DRAIN_TIMEOUT_SECONDS);
-  // Whatever takes a message to a stage's DLQ, this worker records the job as dead-lettered.
-  const watchers: DeadLetterWatcher[] = [];
-  // One breaker per service for the process: while S3 or SQS fails, no stage receives, and a cheap call probes it.
-  const probeQueueUrl = queueUrlFor(config, config.STAGES[0]!);
-  const breakers = startCircuitBreakers(
-    clients,
-    {
-      s3: (signal) => clients.s3.send(new HeadBucketCommand({ Bucket: requireBucket(config) }), { abortSignal: signal }),
-      sqs: (signal) => clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: probeQueueUrl, AttributeNames: ['QueueArn'] }), { abortSignal: signal }),
-    },
-    logger.child({ component: 'circuit-breaker' }),
-  );
-  const gates: readonly ReceiveGate[] = [breakers.s3, breakers.sqs, ...(options.gates ?? [])];
-  const consumers = await Promise.all(
+  // Every stage's queue and DLQ first: a refusal to start must leave nothing running behind it.
+  const stages = await Promise.all(
     config.STAGES.map(async (stage) => {
       const queueUrl = queueUrlFor(config, stage);
       const redrive = await resolveRedrive(clients.sqs, queueUrl);
@@ -108,39 +98,74 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
           );
         }
         logger.warn({ stage, queueUrl }, 'queue has no RedrivePolicy (ALLOW_NO_REDRIVE=true): unusable messages cannot be dead-lettered');
-      } else {
-        const { statuses, events } = deps;
-        watchers.push(new DeadLetterWatcher({ sqs: clients.sqs, stage, deadLetterQueueUrl: redrive.deadLetterQueueUrl, defaultBucket: store.bucket, statuses, events, logger: logger.child({ stage, component: 'dlq-watcher' }) }));
       }
-      const common = {
-        name: stage,
-        sqs: clients.sqs,
-        queueUrl,
-        concurrency: config[concurrencyVar[stage]],
-        logger: logger.child({ stage }),
-        visibilityTimeoutSeconds: config.VISIBILITY_TIMEOUT_SECONDS,
-        instrumentation,
-        observer: metrics.observer(stage, onInFlight(stage)),
-        ...(redrive ? { redrive } : {}),
-        waitTimeSeconds,
-        gates,
-      };
-      return stage === 'ingestion'
-        ? new QueueConsumer({ ...common, schema: IngestionMessage, handler: ingestionHandler(deps) })
-        : new QueueConsumer({ ...common, schema: JobMessage, handler: stageHandler(deps, stage) });
+      return { stage, queueUrl, redrive };
     }),
   );
+  // Whatever takes a message to a stage's DLQ, this worker records the job as dead-lettered.
+  const watchers = stages.flatMap(({ stage, redrive }) =>
+    redrive
+      ? [
+          new DeadLetterWatcher({
+            sqs: clients.sqs,
+            stage,
+            deadLetterQueueUrl: redrive.deadLetterQueueUrl,
+            defaultBucket: store.bucket,
+            statuses: deps.statuses,
+            events: deps.events,
+            logger: logger.child({ stage, component: 'dlq-watcher' }),
+          }),
+        ]
+      : [],
+  );
+  // One breaker per service for the process: while S3 or SQS fails, no stage receives, and a cheap call probes it.
+  const probeQueueUrl = stages[0]!.queueUrl;
+  const breakers = startCircuitBreakers(
+    clients,
+    {
+      s3: (signal) => clients.s3.send(new HeadBucketCommand({ Bucket: store.bucket }), { abortSignal: signal }),
+      sqs: (signal) => clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: probeQueueUrl, AttributeNames: ['QueueArn'] }), { abortSignal: signal }),
+    },
+    logger.child({ component: 'circuit-breaker' }),
+  );
+  const gates: readonly ReceiveGate[] = [breakers.s3, breakers.sqs, ...(options.gates ?? [])];
+  const consumers = stages.map(({ stage, queueUrl, redrive }) => {
+    const common = {
+      name: stage,
+      sqs: clients.sqs,
+      queueUrl,
+      concurrency: config[concurrencyVar[stage]],
+      logger: logger.child({ stage }),
+      visibilityTimeoutSeconds: config.VISIBILITY_TIMEOUT_SECONDS,
+      instrumentation,
+      observer: metrics.observer(stage, onInFlight(stage)),
+      ...(redrive ? { redrive } : {}),
+      waitTimeSeconds,
+      gates,
+    };
+    return stage === 'ingestion'
+      ? new QueueConsumer({ ...common, schema: IngestionMessage, handler: ingestionHandler(deps) })
+      : new QueueConsumer({ ...common, schema: JobMessage, handler: stageHandler(deps, stage) });
+  });
 
   let ready = false;
-  const server: Server = await startHttpServer({
-    port: config.HTTP_PORT,
-    registry: metrics.registry,
-    maxReceiveMs: waitTimeSeconds * 1000 + receiveGraceMs,
-    health: {
-      ready: () => ready,
-      loops: () => consumers.map((c) => c.health()),
-    },
-  });
+  let server: Server;
+  try {
+    server = await startHttpServer({
+      port: config.HTTP_PORT,
+      registry: metrics.registry,
+      maxReceiveMs: options.health?.maxReceiveMs ?? waitTimeSeconds * 1000 + receiveGraceMs,
+      ...(options.health?.maxIdleMs !== undefined ? { maxIdleMs: options.health.maxIdleMs } : {}),
+      health: {
+        ready: () => ready,
+        loops: () => consumers.map((c) => c.health()),
+      },
+    });
+  } catch (err) {
+    // The port is taken, say: nothing may keep probing behind a worker that never started.
+    breakers.stop();
+    throw err;
+  }
   void checkConditionalWrites(store, logger);
   for (const c of consumers) c.start();
   for (const w of watchers) w.start();

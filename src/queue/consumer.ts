@@ -293,7 +293,19 @@ export class QueueConsumer<S extends z.ZodType> {
     }
   }
 
+  /** Each receive gets its own signal, tied to the hard stop, so the SDK's listeners go with the request. */
   private async receiveRequest(max: number): Promise<Message[]> {
+    const own = new AbortController();
+    const cut = () => own.abort();
+    this.hardStop.signal.addEventListener('abort', cut, { once: true });
+    try {
+      return await this.receiveWith(max, own.signal);
+    } finally {
+      this.hardStop.signal.removeEventListener('abort', cut);
+    }
+  }
+
+  private async receiveWith(max: number, signal: AbortSignal): Promise<Message[]> {
     const res = await this.options.sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: this.options.queueUrl,
@@ -303,7 +315,7 @@ export class QueueConsumer<S extends z.ZodType> {
         MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'],
         MessageAttributeNames: ['All'],
       }),
-      { abortSignal: this.hardStop.signal },
+      { abortSignal: signal },
     );
     return res.Messages ?? [];
   }
