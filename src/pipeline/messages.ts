@@ -15,6 +15,17 @@ export const RenditionName = z.enum(renditionNames);
 export type RenditionName = z.infer<typeof RenditionName>;
 export const defaultRenditions: RenditionName[] = ['mp3-192k', 'aac-128k'];
 
+/**
+ * Unknown properties pass through, so they must stay writable: JSON.stringify (the job sent on, validation.json)
+ * and structured clone (to a CSV thread) recurse, and a few thousand levels overflow the stack, a crash
+ * the job would be retried for. A real schema nests about five levels.
+ */
+const maxSchemaNesting = 32;
+function nestsAtMost(value: unknown, levels: number): boolean {
+  if (typeof value !== 'object' || value === null) return true;
+  return levels > 0 && Object.values(value).every((v) => nestsAtMost(v, levels - 1));
+}
+
 /** Frictionless Table Schema, the subset the contract names. Unknown properties pass through untouched. */
 export const TableSchemaField = z.looseObject({
   name: z.string().min(1),
@@ -31,10 +42,12 @@ export const TableSchemaField = z.looseObject({
     })
     .optional(),
 });
-export const TableSchema = z.looseObject({
-  fields: z.array(TableSchemaField).min(1),
-  missingValues: z.array(z.string()).optional(),
-});
+export const TableSchema = z
+  .looseObject({
+    fields: z.array(TableSchemaField).min(1),
+    missingValues: z.array(z.string()).optional(),
+  })
+  .refine((schema) => nestsAtMost(schema, maxSchemaNesting), `a Table Schema nests at most ${maxSchemaNesting} levels deep`);
 export type TableSchema = z.infer<typeof TableSchema>;
 
 export const CsvOptions = z.strictObject({
@@ -65,9 +78,10 @@ export type JobRequest = z.infer<typeof JobRequest>;
 /** Contract 3(b): an S3 event notification (only the fields we use; S3 sends many more). */
 export const S3EventRecord = z.looseObject({
   eventName: z.string(),
+  // S3 names no object with an empty bucket or key; such a record would become a job no status or event can name.
   s3: z.looseObject({
-    bucket: z.looseObject({ name: z.string() }),
-    object: z.looseObject({ key: z.string(), sequencer: z.string().optional(), size: z.number().optional() }),
+    bucket: z.looseObject({ name: z.string().min(1) }),
+    object: z.looseObject({ key: z.string().min(1), sequencer: z.string().optional(), size: z.number().optional() }),
   }),
 });
 export const S3EventNotification = z.looseObject({ Records: z.array(S3EventRecord) });
