@@ -70,7 +70,7 @@ export function bounded<Ts extends unknown[]>(name: string, body: (...args: Ts) 
     watchdog.unref();
   }
   return async (...args: Ts) => {
-    const text = Buffer.from(`${name}, seed ${fuzzSeed}: ${fc.stringify(args).slice(0, 3000)}`, 'utf8').subarray(0, label.length);
+    const text = Buffer.from(`${name}, seed ${fuzzSeed}: ${describe(args)}`, 'utf8').subarray(0, label.length);
     label.set(text);
     labelLength[0] = text.length;
     const started = performance.now();
@@ -83,6 +83,20 @@ export function bounded<Ts extends unknown[]>(name: string, body: (...args: Ts) 
     const took = performance.now() - started;
     if (took > slowRunMs) throw new Error(`${name}: one run took ${Math.round(took)} ms (limit ${slowRunMs} ms)`);
   };
+}
+
+/** The run's input for the watchdog's message, cheaply: long strings and byte arrays are cut before printing. */
+function describe(args: unknown[]): string {
+  return fc.stringify(shorten(args, 4)).slice(0, 3000);
+}
+
+function shorten(value: unknown, depth: number): unknown {
+  if (typeof value === 'string') return value.length > 2000 ? `${value.slice(0, 2000)}…(${value.length} chars)` : value;
+  if (value instanceof Uint8Array) return value.length > 600 ? `${fc.stringify(value.subarray(0, 600))}…(${value.length} bytes)` : value;
+  if (depth === 0 || typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) return value.slice(0, 100).map((v) => shorten(v, depth - 1));
+  if (Object.getPrototypeOf(value) !== Object.prototype) return value;
+  return Object.fromEntries(Object.entries(value).slice(0, 100).map(([k, v]) => [k, shorten(v, depth - 1)]));
 }
 
 /** Whether an error is one the worker acts on deliberately: bad input with a code, or an unusable message. */

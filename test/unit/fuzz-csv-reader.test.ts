@@ -1,0 +1,171 @@
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { test } from 'node:test';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import fc from 'fast-check';
+import type { ObjectStore } from '../../src/storage/object-store.js';
+import { readBlocks } from '../../src/tasks/csv/block-reader.js';
+import { streamRecords } from '../../src/tasks/csv/record-stream.js';
+import { readCsvHead, sniffCsv, type CsvFormat } from '../../src/tasks/csv/sniff.js';
+import type { BlockPlace } from '../../src/tasks/csv/thread-protocol.js';
+import { OutputText, RowValidator } from '../../src/tasks/csv/validator.js';
+import { bounded, fuzzParams, typedOrValue } from '../helpers/fuzz.js';
+
+// Property: whatever bytes an upload holds, the CSV path the worker runs (sniff the head, the reader
+// thread cutting blocks, each checker thread reading its blocks) ends in a result or a BadInputError with
+// a code, within a bounded time, and what it writes grows no faster than what it read.
+
+const delimiter = fc.constantFrom(',', ';', '\t', '|');
+const word = fc.oneof(
+  fc.constantFrom('', 'a', 'bb', 'x y', 'é', '𝄞', '12', '-0', '1e309', '99999999999999999999', 'TRUE', '2024-02-30', ' ', '\u00a0', '\u2028'),
+  fc.string({ maxLength: 6 }),
+  fc.string({ unit: 'grapheme', maxLength: 4 }),
+);
+/** Cells that reach csv-parse's corners: quoted values holding delimiters and breaks, doubled and stray quotes, bare CR. */
+const cell = (d: string) =>
+  fc.oneof(
+    { weight: 8, arbitrary: word },
+    { weight: 3, arbitrary: fc.tuple(word, fc.constantFrom(d, '""', '\n', '\r\n', '\r', ' ', ','), word).map(([a, s, b]) => `"${a}${s}${b}"`) },
+    { weight: 1, arbitrary: fc.tuple(word, word).map(([a, b]) => `${a}"${b}`) },
+    { weight: 1, arbitrary: fc.tuple(word, word).map(([a, b]) => `"${a}"${b}`) },
+    { weight: 1, arbitrary: fc.tuple(word, fc.constantFrom('\r', '\n'), word).map(([a, s, b]) => `${a}${s}${b}`) },
+    { weight: 1, arbitrary: fc.constantFrom('"', '""', '"""', `"${d}`) },
+    { weight: 1, arbitrary: fc.tuple(fc.constantFrom('x', 'é', '"'), fc.integer({ min: 100, max: 5000 })).map(([c, n]) => c.repeat(n)) },
+  );
+/** A whole file's text: a header (mostly usable) and records of its width (mostly), the file's line ending, sometimes others mixed in. */
+const headerName = fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_ ]{0,8}$/);
+const csvText = fc.tuple(delimiter, fc.integer({ min: 1, max: 5 })).chain(([d, width]) =>
+  fc
+    .record({
+      header: fc.oneof({ weight: 6, arbitrary: fc.uniqueArray(headerName, { minLength: width, maxLength: width }) }, { weight: 1, arbitrary: fc.array(cell(d), { minLength: 1, maxLength: 5 }) }),
+      ending: fc.constantFrom('\n', '\r\n', '\r'),
+      records: fc.array(
+        fc.tuple(
+          fc.oneof({ weight: 5, arbitrary: fc.array(cell(d), { minLength: width, maxLength: width }) }, { weight: 1, arbitrary: fc.array(cell(d), { minLength: 1, maxLength: 6 }) }),
+          fc.oneof({ weight: 10, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom('\n', '\r\n', '\r', '', '\n\n') }),
+        ),
+        { minLength: 1, maxLength: 25 },
+      ),
+      tail: fc.constantFrom('', '', '', '"never closed', '\n', d),
+    })
+    .map(({ header, ending, records, tail }) => ({ delimiter: d, text: [header.join(d) + ending, ...records.map(([cells, end]) => cells.join(d) + (end ?? ending))].join('') + tail })),
+);
+
+/** Encodings and damage: BOMs (right and wrong), UTF-16 without one, gzip (whole, cut, corrupted), broken UTF-8, NUL. */
+const damage = fc.constantFrom(Buffer.from([0xc0, 0xaf]), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from([0xff]), Buffer.from([0x80]), Buffer.from([0xe2, 0x82]), Buffer.from([0xf4, 0x90, 0x80, 0x80]), Buffer.from([0]), Buffer.from([0x1b, 0x07]));
+const encoded = fc.oneof(
+  { weight: 6, arbitrary: fc.constant((t: string) => Buffer.from(t, 'utf8')) },
+  { weight: 1, arbitrary: fc.constant((t: string) => Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(t, 'utf8')])) },
+  { weight: 1, arbitrary: fc.constant((t: string) => Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(t, 'utf16le')])) },
+  { weight: 1, arbitrary: fc.constant((t: string) => Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(t, 'utf16le').swap16()])) },
+  { weight: 1, arbitrary: fc.constant((t: string) => Buffer.from(t, 'utf16le')) },
+  { weight: 1, arbitrary: fc.constant((t: string) => Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(t, 'utf8')])) },
+  { weight: 2, arbitrary: fc.constant((t: string) => gzipSync(Buffer.from(t, 'utf8'))) },
+);
+const upload = fc
+  .record({
+    csv: csvText,
+    encode: encoded,
+    cut: fc.oneof({ weight: 8, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.nat() }),
+    inject: fc.oneof({ weight: 6, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.tuple(fc.nat(), damage) }),
+    flip: fc.oneof({ weight: 8, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })) }),
+    chunks: fc.array(fc.integer({ min: 1, max: 700 }), { minLength: 1, maxLength: 4 }),
+  })
+  .map(({ csv, encode, cut, inject, flip, chunks }) => {
+    let bytes = encode(csv.text);
+    if (inject) bytes = Buffer.concat([bytes.subarray(0, inject[0] % (bytes.length + 1)), inject[1], bytes.subarray(inject[0] % (bytes.length + 1))]);
+    if (flip && bytes.length > 0) (bytes = Buffer.from(bytes))[flip[0] % bytes.length] ^= flip[1];
+    if (cut !== undefined) bytes = bytes.subarray(0, cut % (bytes.length + 1));
+    return { bytes, chunks };
+  });
+
+/** The object store as the CSV reader uses it: the first bytes of the one object. */
+const storeOf = (bytes: Buffer) => ({ readHead: async (_ref: unknown, n: number) => bytes.subarray(0, n) }) as unknown as ObjectStore;
+const cutInto = (bytes: Buffer, sizes: number[]) => {
+  const parts: Buffer[] = [];
+  for (let at = 0, i = 0; at < bytes.length; i += 1) parts.push(bytes.subarray(at, (at += sizes[i % sizes.length]!)));
+  return parts;
+};
+/** What the decoded text can be at most: gunzipped size, and UTF-16 turned into UTF-8 is at most 1.5 times as long. */
+function decodedBound(bytes: Buffer): number {
+  let plain = bytes;
+  try {
+    if (bytes[0] === 0x1f && bytes[1] === 0x8b) plain = gunzipSync(bytes, { finishFlush: 2 });
+  } catch {
+    // Corrupt gzip: the reader refuses it; the raw size stands in.
+  }
+  return Math.ceil(plain.length * 1.5);
+}
+
+/** Validation's reader, then a checker over each block, as parallel-validation runs them in threads. */
+async function validate(bytes: Buffer, format: CsvFormat, chunks: number[]) {
+  let header: string[] | undefined;
+  const blocks: { bytes: Uint8Array; place: BlockPlace }[] = [];
+  const { rows } = await readBlocks(Readable.from(cutInto(bytes, chunks)), format, {
+    header: (cells) => (header = cells),
+    block: (b, place) => blocks.push({ bytes: b, place }),
+  });
+  assert.ok(header, 'a header before the first block');
+  const validator = new RowValidator(header, undefined, format.delimiter);
+  const totals = { rowsRead: 0, rowsValid: 0, rowsRejected: 0, validated: 0, rejects: 0, blockBytes: 0, cellChars: 0 };
+  for (const { bytes: block, place } of blocks) {
+    const out = { validated: new OutputText(), rejects: new OutputText() };
+    const { handler, counts } = validator.block(place, out);
+    const counting = { record: (cells: string[], copy: Parameters<typeof handler.record>[1]) => ((totals.cellChars += cells.reduce((n, c) => n + c.length, 0)), handler.record(cells, copy)), skipped: handler.skipped };
+    await streamRecords(Readable.from([Buffer.from(block)]), [], format.delimiter, counting, { ...(place.ending ? { ending: place.ending } : {}), firstLine: place.firstLine });
+    totals.rowsRead += counts.rowsRead;
+    totals.rowsValid += counts.rowsValid;
+    totals.rowsRejected += counts.rowsRejected;
+    totals.validated += Buffer.byteLength(out.validated.take());
+    totals.rejects += Buffer.byteLength(out.rejects.take());
+    totals.blockBytes += block.length;
+  }
+  return { rows, ...totals };
+}
+
+test('fuzz: any upload is sniffed and validated to a result or a coded BadInputError, with output in proportion to input', async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      upload,
+      bounded('csv upload', async ({ bytes, chunks }) => {
+        const sniffed = await typedOrValue(async () => sniffCsv(await readCsvHead(storeOf(bytes), { bucket: 'b', key: 'k' }, new AbortController().signal)));
+        if ('error' in sniffed) return;
+        const format = sniffed.value;
+        assert.ok(format.header.length >= 1);
+        const result = await typedOrValue(() => validate(bytes, format, chunks));
+        if ('error' in result) return;
+        const r = result.value;
+        // The checkers read the same records the reader counted: rows are never lost or invented between threads.
+        assert.equal(r.rowsRead, r.rows);
+        assert.equal(r.rowsValid + r.rowsRejected, r.rowsRead);
+        // Bounded by the input: blocks are the decoded text, cells are pieces of it, outputs a constant factor of it.
+        const bound = decodedBound(bytes);
+        assert.ok(r.blockBytes <= bound, `blocks ${r.blockBytes} > ${bound}`);
+        assert.ok(r.cellChars <= r.blockBytes, `cells ${r.cellChars} > ${r.blockBytes}`);
+        assert.ok(r.rows <= r.blockBytes, `${r.rows} rows from ${r.blockBytes} bytes`);
+        assert.ok(r.validated <= 2 * r.blockBytes + 2 * r.rowsValid + 4 * format.header.length + 16, `validated ${r.validated} from ${r.blockBytes}`);
+        assert.ok(r.rejects <= 6 * r.blockBytes + 400 * r.rowsRejected, `rejects ${r.rejects} from ${r.blockBytes}`);
+      }),
+    ),
+    fuzzParams(300, 6_000),
+  );
+});
+
+test('fuzz: the sniffer answers any head, complete or cut, with a format or a coded BadInputError', async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      upload,
+      fc.boolean(),
+      fc.nat(),
+      bounded('csv head', async ({ bytes }, complete, cut) => {
+        const plain = bytes[0] === 0x1f && bytes[1] === 0x8b ? bytes.subarray(2) : bytes;
+        const head = complete ? plain : plain.subarray(0, cut % (plain.length + 1));
+        const sniffed = await typedOrValue(() => sniffCsv({ bytes: head, gzip: false, complete }));
+        if ('error' in sniffed) return;
+        const { header, delimiter: d, bomBytes } = sniffed.value;
+        assert.ok(header.length >= 1 && [',', ';', '\t', '|'].includes(d) && bomBytes <= head.length);
+      }),
+    ),
+    fuzzParams(800, 2_000),
+  );
+});
