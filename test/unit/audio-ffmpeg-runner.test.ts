@@ -4,11 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { AbortedError, TransientError } from '../../src/errors.js';
+import { AbortedError, BadInputError, TransientError } from '../../src/errors.js';
+import { asTaskError } from '../../src/tasks/audio/failures.js';
 import { FfmpegExitError, FluentFfmpegRunner } from '../../src/tasks/audio/ffmpeg.js';
 import { resolveFfmpegBinaries } from '../../src/tasks/audio/ffmpeg-binaries.js';
 import { FfprobeProber } from '../../src/tasks/audio/ffprobe.js';
-import { alive, stubbornTool } from '../helpers/audio-fake-tools.js';
+import { ToolCrashError, ToolTimeoutError } from '../../src/tasks/audio/tool-errors.js';
+import { alive, signallingTool, stubbornTool } from '../helpers/audio-fake-tools.js';
 import { binaries } from '../helpers/audio-media.js';
 
 const never = new AbortController().signal;
@@ -26,14 +28,22 @@ after(() => rm(dir, { recursive: true, force: true }));
 
 const pidsIn = async (log: string) => [...(await readFile(log, 'utf8')).matchAll(/pid (\d+)/g)].map((m) => Number(m[1]));
 
+/** A run past its time budget or a crash is the input's doing: a coded, permanent failure. */
+const isPermanent = (err: unknown, code: string) => {
+  const mapped = asTaskError(err);
+  assert.ok(mapped instanceof BadInputError, String(mapped));
+  assert.equal(mapped.code, code);
+  return true;
+};
+
 test('timeout: SIGTERM first, SIGKILL when ignored, settled only once the process is gone', async () => {
   const tool = await stubbornTool(dir, 'ffmpeg-stubborn');
   const runner = new FluentFfmpegRunner({ ffmpegPath: tool.path, killGraceMs: 300 });
   const started = Date.now();
   await assert.rejects(runner.run({ what: 'stubborn', ...endless, timeoutMs: 300, signal: never }), (err: unknown) => {
-    assert.ok(err instanceof TransientError, String(err));
+    assert.ok(err instanceof ToolTimeoutError, String(err));
     assert.match(err.message, /stubborn ran longer than/);
-    return true;
+    return isPermanent(err, 'AUDIO_TIMEOUT');
   });
   const elapsed = Date.now() - started;
   assert.ok(elapsed >= 550 && elapsed < 5000, `stopped after ${elapsed} ms`);
@@ -83,9 +93,30 @@ test('stdout consumer failing: its error is reported and ffmpeg is stopped', asy
 test('ffprobe: a wall-clock timeout with the same escalation', async () => {
   const tool = await stubbornTool(dir, 'ffprobe-stubborn');
   const prober = new FfprobeProber(tool.path, 300, 300);
-  await assert.rejects(prober.probe(join(dir, 'x.wav'), never), (err: unknown) => err instanceof TransientError && /ffprobe ran longer/.test(err.message));
+  await assert.rejects(
+    prober.probe(join(dir, 'x.wav'), never),
+    (err: unknown) => err instanceof ToolTimeoutError && /ffprobe ran longer/.test(err.message) && isPermanent(err, 'AUDIO_TIMEOUT'),
+  );
   assert.match(await readFile(tool.log, 'utf8'), /TERM/);
   for (const pid of await pidsIn(tool.log)) assert.equal(alive(pid), false);
+});
+
+test('a crash (a signal the tool raised itself) is permanent; a kill from outside may not happen again', async () => {
+  for (const signal of ['SIGABRT', 'SIGSEGV'] as const) {
+    const runner = new FluentFfmpegRunner({ ffmpegPath: await signallingTool(dir, `ffmpeg-${signal}`, signal) });
+    await assert.rejects(runner.run({ what: 'crash', ...endless, timeoutMs: 10_000, signal: never }), (err: unknown) => {
+      assert.ok(err instanceof ToolCrashError && err.signal === signal, String(err));
+      return isPermanent(err, 'AUDIO_TOOL_CRASHED');
+    });
+    const prober = new FfprobeProber(await signallingTool(dir, `ffprobe-${signal}`, signal), 10_000);
+    await assert.rejects(prober.probe(join(dir, 'x.wav'), never), (err: unknown) => err instanceof ToolCrashError && isPermanent(err, 'AUDIO_TOOL_CRASHED'));
+  }
+  const killed = new FluentFfmpegRunner({ ffmpegPath: await signallingTool(dir, 'ffmpeg-SIGKILL', 'SIGKILL') });
+  await assert.rejects(killed.run({ what: 'killed', ...endless, timeoutMs: 10_000, signal: never }), (err: unknown) => {
+    assert.ok(err instanceof TransientError && /killed by SIGKILL/.test(err.message), String(err));
+    assert.equal(asTaskError(err), err, 'left transient');
+    return true;
+  });
 });
 
 test('two runners with different binaries each run their own (fluent keeps one path per process)', async () => {
@@ -94,7 +125,8 @@ test('two runners with different binaries each run their own (fluent keeps one p
   const real = new FluentFfmpegRunner({ ffmpegPath: binaries.ffmpeg });
   const results = await Promise.allSettled([
     stubborn.run({ what: 'stub', ...endless, timeoutMs: 1500, signal: never }),
-    real.run({ what: 'real', ...endless, outputArgs: ['-t', '0.2', '-f', 'null'], timeoutMs: 1000, signal: never }),
+    // A generous limit: which binary ran is the point, and a loaded machine can take a second to start ffmpeg.
+    real.run({ what: 'real', ...endless, outputArgs: ['-t', '0.2', '-f', 'null'], timeoutMs: 15_000, signal: never }),
   ]);
   assert.equal(results[0].status, 'rejected');
   assert.equal(results[1].status, 'fulfilled', 'the real ffmpeg ran, not the stub');
