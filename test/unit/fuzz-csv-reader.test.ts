@@ -74,7 +74,11 @@ const upload = fc
   .map(({ csv, encode, cut, inject, flip, chunks }) => {
     let bytes = encode(csv.text);
     if (inject) bytes = Buffer.concat([bytes.subarray(0, inject[0] % (bytes.length + 1)), inject[1], bytes.subarray(inject[0] % (bytes.length + 1))]);
-    if (flip && bytes.length > 0) (bytes = Buffer.from(bytes))[flip[0] % bytes.length] ^= flip[1];
+    if (flip && bytes.length > 0) {
+      bytes = Buffer.from(bytes);
+      const at = flip[0] % bytes.length;
+      bytes[at] = bytes[at]! ^ flip[1];
+    }
     if (cut !== undefined) bytes = bytes.subarray(0, cut % (bytes.length + 1));
     return { bytes, chunks };
   });
