@@ -5,6 +5,8 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import type { ObjectStore } from '../../src/storage/object-store.js';
 import { readBlocks } from '../../src/tasks/csv/block-reader.js';
+import { CanonicalCsvReader } from '../../src/tasks/csv/canonical-reader.js';
+import { csvLine } from '../../src/tasks/csv/csv-text.js';
 import { streamRecords } from '../../src/tasks/csv/record-stream.js';
 import { readCsvHead, sniffCsv, type CsvFormat } from '../../src/tasks/csv/sniff.js';
 import type { BlockPlace } from '../../src/tasks/csv/thread-protocol.js';
@@ -171,5 +173,29 @@ test('fuzz: the sniffer answers any head, complete or cut, with a format or a co
       }),
     ),
     fuzzParams(800, 2_000),
+  );
+});
+
+test('fuzz: analysis reads back what validation wrote, in any chunking, and refuses other text with a code', async () => {
+  const value = fc.oneof(word, fc.tuple(word, fc.constantFrom('"', ',', '\n', '\r', '\r\n', '""'), word).map(([a, s, b]) => a + s + b));
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.array(value, { minLength: 2, maxLength: 5 }), { maxLength: 12 }),
+      fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.tuple(fc.nat(), fc.constantFrom('"', 'x"', '\r', ',', '\n')) }),
+      fc.integer({ min: 1, max: 64 }),
+      bounded('validated.csv', async (rows, damage, chunk) => {
+        let text = rows.map((r) => csvLine(r)).join('');
+        if (damage) text = text.slice(0, damage[0] % (text.length + 1)) + damage[1] + text.slice(damage[0] % (text.length + 1));
+        const read: string[][] = [];
+        const result = await typedOrValue(() => {
+          const reader = new CanonicalCsvReader((cells) => read.push(cells));
+          for (let i = 0; i < text.length; i += chunk) reader.push(text.slice(i, i + chunk));
+          reader.end();
+        });
+        if (!damage) assert.deepEqual(read, rows);
+        if ('value' in result) assert.ok(read.reduce((n, r) => n + r.join('').length, 0) <= text.length);
+      }),
+    ),
+    fuzzParams(500, 2_000),
   );
 });
