@@ -3,10 +3,12 @@ import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
+import { BadInputError } from '../../src/errors.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
 import { readBlocks } from '../../src/tasks/csv/block-reader.js';
 import { CanonicalCsvReader } from '../../src/tasks/csv/canonical-reader.js';
 import { csvLine } from '../../src/tasks/csv/csv-text.js';
+import { csvLimits } from '../../src/tasks/csv/limits.js';
 import { streamRecords } from '../../src/tasks/csv/record-stream.js';
 import { readCsvHead, sniffCsv, type CsvFormat } from '../../src/tasks/csv/sniff.js';
 import type { BlockPlace } from '../../src/tasks/csv/thread-protocol.js';
@@ -198,4 +200,24 @@ test('fuzz: analysis reads back what validation wrote, in any chunking, and refu
     ),
     fuzzParams(500, 2_000),
   );
+});
+
+// Counterexamples the properties found, kept as examples.
+
+test('a line of thousands of quotes out of place fails with CSV_MALFORMED at once, whichever path reads it', async () => {
+  // csv-parse skips one record per such quote, copying the line read so far each time: 16,000 quotes took
+  // seconds, a 1 MiB line would take hours. Without a final line break, or with a CR in the line, csv-parse
+  // reads it; with one, the fast path does.
+  for (const text of ['h\n;' + '"'.repeat(20_000), 'h\n;' + '"'.repeat(20_000) + '\n', 'h\n\r;' + '"'.repeat(20_000) + '\n', 'h\n"a"' + 'b"'.repeat(20_000)]) {
+    const started = performance.now();
+    await assert.rejects(
+      streamRecords(Readable.from([Buffer.from(text)]), [], ',', { record: () => undefined, skipped: () => undefined }),
+      (err: unknown) => err instanceof BadInputError && err.code === 'CSV_MALFORMED' && /^Line \d+ has more than/.test(err.message),
+    );
+    assert.ok(performance.now() - started < 5_000, `${Math.round(performance.now() - started)} ms`);
+  }
+  // Up to the limit, each is still one rejected row, as csv-parse reads them.
+  const skips: string[] = [];
+  await streamRecords(Readable.from([Buffer.from(`h\n;${'"'.repeat(csvLimits.maxSkipsPerLine)}\n`)]), [], ',', { record: () => undefined, skipped: (m) => skips.push(m) });
+  assert.equal(skips.length, csvLimits.maxSkipsPerLine);
 });

@@ -33,6 +33,9 @@ export class Stretch {
   /** Where the last good record ended (bytes fed) and the line after it: the start of a run of unreadable ones. */
   private lastRecordEnd = 0;
   private lastRecordLine: number;
+  /** The line of the last skip, and how many skips it has had. */
+  private skipLine = 0;
+  private skipsOnLine = 0;
 
   constructor(
     options: Options,
@@ -60,6 +63,7 @@ export class Stretch {
       on_skip: (error: CsvError | undefined): undefined => {
         this.guard(() => {
           if (error?.code === 'CSV_MAX_RECORD_SIZE') throw lineTooLong(line(error));
+          if (error) this.countSkip(line(error));
           handler.skipped(error ? describeSkip(error, line(error)) : 'unreadable record');
         });
       },
@@ -100,6 +104,17 @@ export class Stretch {
       throw this.failure ?? err;
     }
     if (this.failure !== undefined) throw this.failure;
+  }
+
+  private countSkip(at: number): void {
+    if (at !== this.skipLine) [this.skipLine, this.skipsOnLine] = [at, 0];
+    this.skipsOnLine += 1;
+    if (this.skipsOnLine > csvLimits.maxSkipsPerLine) {
+      throw new BadInputError(
+        'CSV_MALFORMED',
+        `Line ${at} has more than ${csvLimits.maxSkipsPerLine} quotes out of place (inside an unquoted value, or text after a closing quote): it is no row of data. Fix the file's quoting.`,
+      );
+    }
   }
 
   /** A handler's (or our own) error inside csv-parse's callbacks is kept and rethrown to the caller of feed/finish. */

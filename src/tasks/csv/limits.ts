@@ -9,6 +9,12 @@ export const csvLimits = {
   maxRecordChars: 1024 * 1024,
   /** Most columns a header may name. */
   maxColumns: 2000,
+  /**
+   * Most records csv-parse may skip on one line. It skips one per quote inside an unquoted value or after a
+   * closing quote, each time copying what it has read of the line into its error: n such quotes cost n²,
+   * hours for a 1 MiB line. A line this broken is no row of data (CSV_MALFORMED).
+   */
+  maxSkipsPerLine: 100,
   /** Decompressed size beyond which a gzip input is refused outright. */
   maxDecompressedBytes: 20 * 1024 ** 3,
   /**

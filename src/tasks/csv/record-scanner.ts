@@ -1,3 +1,5 @@
+import { csvLimits } from './limits.js';
+
 /** The record delimiters the scanner reads; a file whose records end in a lone CR is left to csv-parse. */
 export type LineEnding = '\n' | '\r\n';
 
@@ -180,7 +182,8 @@ export class RecordScanner {
         field += 1;
       }
     }
-    if (strays.length === 0) return IRREGULAR;
+    // Too many for a row of data: csv-parse refuses the line (see csvLimits.maxSkipsPerLine).
+    if (strays.length === 0 || strays.length > csvLimits.maxSkipsPerLine) return IRREGULAR;
     this.strays = strays;
     this.cells = noCells;
     this.empty = false;
