@@ -32,3 +32,23 @@ export function alive(pid: number): boolean {
     return false;
   }
 }
+
+/**
+ * A stand-in for ffmpeg/ffprobe that dies of `signal` sent to itself (SIGABRT is what a failed assertion in a
+ * filter does), except for capability queries, and for runs whose arguments do not match `when`, which the
+ * real tool serves.
+ */
+export async function signallingTool(dir: string, name: string, signal: NodeJS.Signals, when = ''): Promise<string> {
+  const path = join(dir, name);
+  const real = name.includes('ffprobe') ? binaries.ffprobe : binaries.ffmpeg;
+  await writeFile(
+    path,
+    `#!/bin/sh
+case "$1" in -formats|-encoders|-codecs|-filters) exec ${JSON.stringify(real)} "$@";; esac
+case "$*" in *${JSON.stringify(when)}*) kill -s ${signal.replace(/^SIG/, '')} $$;; esac
+exec ${JSON.stringify(real)} "$@"
+`,
+  );
+  await chmod(path, 0o755);
+  return path;
+}

@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import ffmpeg from 'fluent-ffmpeg';
 import { TransientError } from '../../errors.js';
 import { guardProcess } from './process-guard.js';
+import { diedOfSignal } from './tool-errors.js';
 
 /** One ffmpeg invocation: `ffmpeg <inputArgs> -i <input> <outputArgs> <output>`. */
 export interface FfmpegRun {
@@ -152,7 +153,7 @@ export class FluentFfmpegRunner implements FfmpegRunner {
       if (guard.stopReason) throw guard.stopReason;
       if (consumerError !== undefined) throw consumerError;
       const proc = child as ChildProcess;
-      if (proc.signalCode) throw new TransientError(`${spec.what}: ffmpeg was killed by ${proc.signalCode}`);
+      if (proc.signalCode) throw diedOfSignal(spec.what, 'ffmpeg', proc.signalCode);
       if (proc.exitCode !== 0) throw new FfmpegExitError(spec.what, proc.exitCode, tail.toString());
       await piped;
       if (consumerError !== undefined) throw consumerError;

@@ -4,6 +4,7 @@ import { TransientError } from '../../errors.js';
 import { FfmpegExitError } from './ffmpeg.js';
 import { guardProcess } from './process-guard.js';
 import { fileInput, untrustedInputArgs } from './input-policy.js';
+import { diedOfSignal } from './tool-errors.js';
 
 const numeric = z.coerce.number().finite();
 
@@ -79,7 +80,7 @@ export class FfprobeProber implements MediaProber {
     }).finally(() => guard.release());
     if (guard.stopReason) throw guard.stopReason;
     if (oversized) throw new FfmpegExitError(what, code, `report larger than ${maxReport} bytes`);
-    if (killedBy) throw new TransientError(`ffprobe was killed by ${killedBy}`);
+    if (killedBy) throw diedOfSignal(what, 'ffprobe', killedBy);
     if (code !== 0) throw new FfmpegExitError(what, code, stderr.trim());
     return { report: ProbeOutput.parse(JSON.parse(stdout)), durationEstimated: /Estimating duration from bitrate/.test(stderr) };
   }

@@ -1,4 +1,5 @@
-import { AbortedError, TransientError } from '../../errors.js';
+import { AbortedError } from '../../errors.js';
+import { ToolTimeoutError } from './tool-errors.js';
 
 export interface GuardOptions {
   /** Wall-clock limit for the whole run. */
@@ -14,8 +15,8 @@ export interface GuardOptions {
 
 export interface ProcessGuard {
   /**
-   * Why the guard stopped the process, as the error the caller should throw (timeout: transient;
-   * abort: aborted), or undefined when the process ended on its own.
+   * Why the guard stopped the process, as the error the caller should throw (timeout: ToolTimeoutError;
+   * abort: AbortedError), or undefined when the process ended on its own.
    */
   readonly stopReason: Error | undefined;
   /** Call once the process has exited: clears the timers. */
@@ -38,10 +39,7 @@ export function guardProcess(options: GuardOptions): ProcessGuard {
     escalation.unref();
   };
   const onAbort = () => stop(new AbortedError(`${options.what} aborted`, { cause: options.signal.reason }));
-  const timer = setTimeout(
-    () => stop(new TransientError(`${options.what} ran longer than ${Math.round(options.timeoutMs / 1000)} s and was stopped`)),
-    options.timeoutMs,
-  );
+  const timer = setTimeout(() => stop(new ToolTimeoutError(options.what, options.timeoutMs)), options.timeoutMs);
   timer.unref();
   if (options.signal.aborted) onAbort();
   else options.signal.addEventListener('abort', onAbort, { once: true });
