@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { createAwsClients } from '../src/config/aws.js';
+import { loadConfig } from '../src/config/env.js';
 import { startEmulator } from '../src/local/emulator.js';
 import { JobMessage, renditionNames, type RenditionName, type StageName } from '../src/pipeline/messages.js';
 import { runStageTasks } from '../src/pipeline/task-runner.js';
@@ -41,7 +42,7 @@ const hour = args.has('hour');
 const minutes = hour ? 60 : Number(args.get('minutes') ?? 10);
 const rounds = hour ? 1 : Number(args.get('rounds') ?? 3);
 const bins = resolveFfmpegBinaries(process.env);
-const kit = createAudioToolkit({});
+const kit = createAudioToolkit(loadConfig({}));
 const logger = pino({ level: 'silent' });
 
 /** CPU seconds of this process and its reaped children, from /proc/self/stat (clock ticks, 100 Hz). */

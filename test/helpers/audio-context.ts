@@ -4,11 +4,18 @@ import { extname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { pino } from 'pino';
+import { loadConfig } from '../../src/config/env.js';
 import type { Emulator } from '../../src/local/emulator.js';
 import { JobMessage, type RenditionName, type StageName } from '../../src/pipeline/messages.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
+import { createAudioToolkit, type AudioConfig, type AudioToolkit } from '../../src/tasks/audio/toolkit.js';
 import type { Task, TaskContext } from '../../src/tasks/task.js';
 import { startStack } from './pipeline.js';
+
+/** The audio toolkit as the worker makes it from the environment's defaults (EnvSchema), with any of them overridden. */
+export function audioKit(overrides: Partial<AudioConfig> = {}): AudioToolkit {
+  return createAudioToolkit({ ...loadConfig({}), ...overrides });
+}
 
 /** fauxqs over real HTTP with an ObjectStore on its bucket. */
 export interface AudioStack {

@@ -8,16 +8,15 @@ import { after, before, test } from 'node:test';
 import { AbortedError, BadInputError } from '../../src/errors.js';
 import { TrackAnalysisTask } from '../../src/tasks/audio/analysis-task.js';
 import { AudioProbeTask } from '../../src/tasks/audio/probe-task.js';
-import { createAudioToolkit } from '../../src/tasks/audio/toolkit.js';
 import { TranscodeTask } from '../../src/tasks/audio/transcode-task.js';
 import { WaveformTask } from '../../src/tasks/audio/waveform-task.js';
 import type { Task } from '../../src/tasks/task.js';
-import { audioJob, settleAudioTask, startAudioStack, type AudioStack } from '../helpers/audio-context.js';
+import { audioJob, audioKit, settleAudioTask, startAudioStack, type AudioStack } from '../helpers/audio-context.js';
 import { chordWithGap, ffmpegMake } from '../helpers/audio-media.js';
 
 let stack: AudioStack;
 let dir: string;
-const kit = createAudioToolkit({});
+const kit = audioKit();
 const allTasks = (k = kit): Task[] => [new AudioProbeTask(k), new TranscodeTask(k), new WaveformTask(k), new TrackAnalysisTask(k)];
 const passwd = '/etc/passwd';
 const secret = (await readFile(passwd, 'utf8')).split('\n')[0] ?? 'root:x:0:0';
@@ -90,11 +89,49 @@ test('random bytes, empty, cut-off and soundless files each fail with their own 
 test('limits: too long is refused after probing, too large before downloading', async () => {
   const source = await chordWithGap(dir, 'limits.wav', 8);
   await stack.put('limits/chord.wav', source, { fromFile: true });
-  const short = createAudioToolkit({}, { limits: { maxDurationSeconds: 5 } });
+  const short = audioKit({ AUDIO_MAX_DURATION_SECONDS: 5 });
   for (const task of allTasks(short)) await expectRefused(task, 'limits/chord.wav', 'AUDIO_TOO_LONG');
-  const small = createAudioToolkit({}, { limits: { maxBytes: 100_000 } });
+  const small = audioKit({ MAX_INPUT_BYTES: 100_000 });
   const run = await expectRefused(new AudioProbeTask(small), 'limits/chord.wav', 'AUDIO_TOO_LARGE');
   assert.equal(run.downloaded, false, 'refused on its size, before downloading');
+});
+
+test('sample rate and channels: from a WAV header before ffprobe runs, from ffprobe for any other container', async () => {
+  const probed: string[] = [];
+  const watched = audioKit();
+  const kit = { ...watched, prober: { probe: (path: string, signal: AbortSignal) => (probed.push(path), watched.prober.probe(path, signal)) } };
+  const header = (rate: number, channels: number) => {
+    const wav = Buffer.alloc(44 + 1600);
+    wav.write('RIFF', 0, 'latin1');
+    wav.writeUInt32LE(wav.length - 8, 4);
+    wav.write('WAVEfmt ', 8, 'latin1');
+    wav.writeUInt32LE(16, 16);
+    wav.writeUInt16LE(1, 20);
+    wav.writeUInt16LE(channels, 22);
+    wav.writeUInt32LE(rate, 24);
+    wav.writeUInt32LE(rate * channels * 2, 28);
+    wav.writeUInt16LE(channels * 2, 32);
+    wav.writeUInt16LE(16, 34);
+    wav.write('data', 36, 'latin1');
+    wav.writeUInt32LE(1600, 40);
+    return wav;
+  };
+  await expectRefused(new AudioProbeTask(kit), 'rates/1hz.wav', 'AUDIO_SAMPLE_RATE', header(1, 1));
+  await expectRefused(new AudioProbeTask(kit), 'rates/768k.wav', 'AUDIO_SAMPLE_RATE', header(768_000, 2));
+  await expectRefused(new WaveformTask(kit), 'rates/40ch.wav', 'AUDIO_TOO_MANY_CHANNELS', header(8000, 40));
+  assert.deepEqual(probed, [], 'refused from the header: ffprobe never ran');
+
+  const flac = await ffmpegMake(dir, 'low.flac', ['-f', 'lavfi', '-i', 'sine=d=2:sample_rate=4000', '-c:a', 'flac']);
+  await stack.put('rates/low.flac', flac, { fromFile: true });
+  await expectRefused(new AudioProbeTask(kit), 'rates/low.flac', 'AUDIO_SAMPLE_RATE');
+  const twelve = Array.from({ length: 12 }, () => 'sin(440*2*PI*t)').join('|');
+  const wide = await ffmpegMake(dir, 'wide.aiff', ['-f', 'lavfi', '-i', `aevalsrc=${twelve}:s=8000:d=1`, '-c:a', 'pcm_s16be']);
+  await stack.put('rates/wide.aiff', wide, { fromFile: true });
+  await expectRefused(new TranscodeTask(kit), 'rates/wide.aiff', 'AUDIO_TOO_MANY_CHANNELS');
+  assert.equal(probed.length, 2, 'judged from the probe');
+  // The limits are the configuration's: the same files pass where it allows them.
+  const lenient = audioKit({ AUDIO_MIN_SAMPLE_RATE: 4000 });
+  assert.equal((await settleAudioTask(stack, new AudioProbeTask(lenient), audioJob(stack, 'rates/low.flac'), 'validation')).error, undefined);
 });
 
 /** ffmpeg processes that are children of this test process. */

@@ -10,17 +10,16 @@ import { runStageTasks } from '../../src/pipeline/task-runner.js';
 import { AudioAnalysisReport } from '../../src/tasks/audio/analysis-report.js';
 import { TrackAnalysisTask } from '../../src/tasks/audio/analysis-task.js';
 import { AudioProbeTask } from '../../src/tasks/audio/probe-task.js';
-import { createAudioToolkit } from '../../src/tasks/audio/toolkit.js';
 import { TranscodeTask } from '../../src/tasks/audio/transcode-task.js';
 import { WaveformJson } from '../../src/tasks/audio/waveform-format.js';
 import { WaveformTask } from '../../src/tasks/audio/waveform-task.js';
 import { TaskRegistry } from '../../src/tasks/registry.js';
-import { audioJob, runAudioTask, startAudioStack, type AudioStack } from '../helpers/audio-context.js';
+import { audioJob, audioKit, runAudioTask, startAudioStack, type AudioStack } from '../helpers/audio-context.js';
 import { chordWithGap, decodedSeconds, decodePcm, ffmpegMake, probe, probeTransportStream, referencePeaks, speech } from '../helpers/audio-media.js';
 
 let stack: AudioStack;
 let dir: string;
-const kit = createAudioToolkit({});
+const kit = audioKit();
 const registry = new TaskRegistry()
   .register('validation', 'audio', new AudioProbeTask(kit))
   .register('analysis', 'audio', new TranscodeTask(kit))

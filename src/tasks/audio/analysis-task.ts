@@ -1,10 +1,13 @@
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { jobKey } from '../../storage/object-store.js';
 import type { Task, TaskContext, TaskResult } from '../task.js';
 import type { AudioAnalysisReport } from './analysis-report.js';
-import { openAudioInput } from './audio-input.js';
-import { firstAudioTrack, uploadRun } from './ffmpeg-args.js';
+import { openAudioInput, type AudioSource } from './audio-input.js';
 import { asTaskError } from './failures.js';
-import { Ebur128SummaryParser, progressSeconds, SilenceParser } from './filter-reports.js';
+import { filterOptionValue, firstAudioTrack, progressTo, uploadRun } from './ffmpeg-args.js';
+import { Ebur128SummaryParser, progressSeconds, runMarker, SilenceParser, type LoudnessSummary, type SilentSpan } from './filter-reports.js';
+import { fileInput } from './input-policy.js';
 import type { AudioToolkit } from './toolkit.js';
 
 export interface TrackAnalysisOptions {
@@ -17,7 +20,8 @@ export const defaultTrackAnalysisOptions: TrackAnalysisOptions = { silenceThresh
 /**
  * Analysis: analysis.json with the track's format facts (from ffprobe) and, from one decode, EBU R128
  * loudness (ebur128 with true peak) and silent spans (silencedetect, which runs first, at the source's
- * rate, since ebur128 resamples to 48 kHz).
+ * rate, since ebur128 resamples to 48 kHz). Each result is read from a channel the input cannot write to
+ * (filter-reports.ts): tags are printed on stderr, so text there shaped like a filter's report is not one.
  */
 export class TrackAnalysisTask implements Task {
   readonly name = 'audio-analysis';
@@ -30,35 +34,8 @@ export class TrackAnalysisTask implements Task {
   async run(ctx: TaskContext): Promise<TaskResult> {
     const source = await openAudioInput(ctx, this.kit);
     const { silenceThresholdDb, silenceMinSeconds } = this.options;
-    const loudness = new Ebur128SummaryParser();
-    const silence = new SilenceParser();
-    let decodedSeconds = 0;
-    try {
-      await this.kit.ffmpeg.run({
-        what: 'loudness and silence',
-        ...uploadRun(source, this.kit.limits, 'info'),
-        outputArgs: [
-          '-stats', ...firstAudioTrack(this.kit.limits),
-          // framelog=verbose keeps the ten-per-second momentary readings out of an info-level log.
-          '-af', `silencedetect=noise=${silenceThresholdDb}dB:duration=${silenceMinSeconds},ebur128=peak=true:framelog=verbose`,
-          '-f', 'null',
-        ],
-        output: '-',
-        signal: ctx.signal,
-        onStderrLine: (line) => {
-          loudness.line(line);
-          silence.line(line);
-          decodedSeconds = progressSeconds(line) ?? decodedSeconds;
-        },
-      });
-    } catch (err) {
-      throw asTaskError(err);
-    }
-    const summary = loudness.result();
-    if (!summary) throw new Error('ffmpeg finished without printing the ebur128 summary');
+    const { loudness, durationSeconds, spans } = await this.measure(ctx, source);
     const info = source.info;
-    // The decoded length is exact; the container's may be an estimate (MP3 without an index).
-    const durationSeconds = decodedSeconds > 0 ? decodedSeconds : info.durationSeconds;
     const report: AudioAnalysisReport = {
       durationSeconds,
       sampleRate: info.sampleRate,
@@ -67,10 +44,51 @@ export class TrackAnalysisTask implements Task {
       codec: info.codec,
       container: info.formatName,
       bitRate: info.bitRate ?? null,
-      loudness: summary,
-      silence: { thresholdDb: silenceThresholdDb, minDurationSeconds: silenceMinSeconds, spans: silence.result(durationSeconds) },
+      loudness,
+      silence: { thresholdDb: silenceThresholdDb, minDurationSeconds: silenceMinSeconds, spans },
     };
     const key = await ctx.store.putJson(jobKey(ctx.job.jobId, 'analysis.json'), report, ctx.signal);
     return { outputs: { 'analysis.json': key } };
+  }
+
+  /** One decode through silencedetect and ebur128; its scratch files are gone when this returns. */
+  private async measure(ctx: TaskContext, source: AudioSource): Promise<{ loudness: LoudnessSummary; durationSeconds: number; spans: SilentSpan[] }> {
+    const { silenceThresholdDb, silenceMinSeconds } = this.options;
+    const marker = runMarker();
+    const loudness = new Ebur128SummaryParser(marker);
+    const silences = join(ctx.tmpDir, 'silence.txt');
+    const progress = join(ctx.tmpDir, 'analysis.progress');
+    const filters = [
+      // Frame metadata from the input, if a demuxer attached any, must not reach the printout below.
+      'ametadata=mode=delete',
+      `silencedetect=noise=${silenceThresholdDb}dB:duration=${silenceMinSeconds}`,
+      // Prints the frames silencedetect marked: its events and nothing else.
+      `ametadata=mode=print:file=${filterOptionValue(fileInput(silences))}`,
+      // framelog=verbose keeps the ten-per-second momentary readings out of an info-level log.
+      `ebur128@${marker}=peak=true:framelog=verbose`,
+    ];
+    try {
+      await this.kit.ffmpeg
+        .run({
+          what: 'loudness and silence',
+          ...uploadRun(source, this.kit.limits, 'info'),
+          outputArgs: [...progressTo(progress), ...firstAudioTrack(this.kit.limits), '-af', filters.join(','), '-f', 'null'],
+          output: '-',
+          signal: ctx.signal,
+          onStderrLine: (line) => loudness.line(line),
+        })
+        .catch((err: unknown) => Promise.reject(asTaskError(err)));
+      const summary = loudness.result();
+      if (!summary) throw new Error('ffmpeg finished without printing the ebur128 summary');
+      // The decoded length is exact; the container's may be an estimate (MP3 without an index).
+      const decodedSeconds = progressSeconds(await readFile(progress, 'utf8'));
+      const durationSeconds = decodedSeconds > 0 ? decodedSeconds : source.info.durationSeconds;
+      const silence = new SilenceParser();
+      // Two short lines per silence event: a few MB at most for the longest audio accepted.
+      for (const line of (await readFile(silences, 'utf8')).split('\n')) silence.line(line);
+      return { loudness: summary, durationSeconds, spans: silence.result(durationSeconds) };
+    } finally {
+      await Promise.all([rm(silences, { force: true }), rm(progress, { force: true })]);
+    }
   }
 }

@@ -1,10 +1,12 @@
 import { stat } from 'node:fs/promises';
 import { BadInputError } from '../../errors.js';
 import type { TaskContext } from '../task.js';
+import { asTaskError } from './failures.js';
 import { FfmpegExitError } from './ffmpeg.js';
 import type { ProbeOutput } from './ffprobe.js';
-import { audioContainersForHumans } from './input-policy.js';
+import { audioContainersForHumans, type AudioLimits } from './input-policy.js';
 import type { AudioToolkit } from './toolkit.js';
+import { readWavHeader, type WavHeader } from './wav-header.js';
 
 /** The facts about an accepted upload that every audio task needs. */
 export interface AudioInfo {
@@ -24,14 +26,17 @@ export interface AudioSource {
   /** The private local copy of the upload. */
   readonly path: string;
   readonly info: AudioInfo;
+  /** Set when the upload is a RIFF/WAVE file. */
+  readonly wav?: WavHeader;
 }
 
 const mb = (bytes: number) => `${Math.round(bytes / 1024 / 1024)} MiB`;
-const minutes = (s: number) => `${Math.round(s / 60)} minutes`;
+const minutes = (s: number) => (s < 120 ? `${Math.round(s)} seconds` : `${Math.round(s / 60)} minutes`);
 
 /**
  * Checks the upload's size before downloading it, downloads it (once per stage, shared by the tasks),
- * probes it and refuses what the audio tasks must not or cannot process, each with its own code.
+ * checks a WAV's header, probes it and refuses what the audio tasks must not or cannot process, each
+ * with its own code: sample rate, channels and length are judged before anything decodes the audio.
  * Every task starts here, so a redelivered analysis message is held to the same rules as validation.
  */
 export async function openAudioInput(ctx: TaskContext, kit: AudioToolkit): Promise<AudioSource> {
@@ -41,22 +46,45 @@ export async function openAudioInput(ctx: TaskContext, kit: AudioToolkit): Promi
   const path = await ctx.inputFile();
   const sizeBytes = (await stat(path)).size;
   checkSize(sizeBytes, limits.maxBytes);
+  // Before ffprobe, which itself decodes a little to fill in what the header leaves out.
+  const wav = await readWavHeader(path);
+  if (wav?.format) checkFormat(wav.format, limits);
 
   let probed;
   try {
     probed = await kit.prober.probe(path, ctx.signal);
   } catch (err) {
-    if (err instanceof FfmpegExitError) throw probeFailure(err);
-    throw err;
+    throw err instanceof FfmpegExitError ? probeFailure(err) : asTaskError(err);
   }
   const info = describe(probed.report, probed.durationEstimated, sizeBytes);
-  if (info.durationSeconds > limits.maxDurationSeconds) {
+  checkFormat(info, limits);
+  if (info.durationSeconds > limits.maxDurationSeconds) throw tooLong(limits, info.durationSeconds);
+  return { path, info, ...(wav ? { wav } : {}) };
+}
+
+/**
+ * Over the length limit: `seconds` from the probe, or undefined when the decode ran past the limit (and
+ * was stopped there, so the true length is unknown).
+ */
+export function tooLong(limits: AudioLimits, seconds?: number): BadInputError {
+  const length = seconds === undefined ? 'longer than the limit (it decodes past it, whatever its header says)' : `${minutes(seconds)} long`;
+  return new BadInputError('AUDIO_TOO_LONG', `The audio is ${length}; the limit is ${minutes(limits.maxDurationSeconds)}. Split it into shorter files and submit each.`);
+}
+
+function checkFormat(format: { readonly sampleRate: number; readonly channels: number }, limits: AudioLimits): void {
+  const { minSampleRate, maxSampleRate, maxChannels } = limits;
+  if (format.sampleRate < minSampleRate || format.sampleRate > maxSampleRate) {
     throw new BadInputError(
-      'AUDIO_TOO_LONG',
-      `The audio is ${minutes(info.durationSeconds)} long; the limit is ${minutes(limits.maxDurationSeconds)}. Split it into shorter files and submit each.`,
+      'AUDIO_SAMPLE_RATE',
+      `The audio's sample rate is ${format.sampleRate} Hz; this service takes ${minSampleRate} to ${maxSampleRate} Hz. Resample it (44.1 or 48 kHz suit any use) and upload it again.`,
     );
   }
-  return { path, info };
+  if (format.channels > maxChannels) {
+    throw new BadInputError(
+      'AUDIO_TOO_MANY_CHANNELS',
+      `The audio has ${format.channels} channels; the limit is ${maxChannels}. Mix it down (e.g. to stereo or 5.1) and upload it again.`,
+    );
+  }
 }
 
 function checkSize(size: number, max: number): void {

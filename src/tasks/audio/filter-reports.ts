@@ -1,7 +1,11 @@
 /**
- * Parsers for what ffmpeg's ebur128 and silencedetect filters print to stderr. They take lines one at a
- * time, so an hour of audio is parsed as it is decoded, holding only the results.
+ * Parsers for the reports of ffmpeg's ebur128 and silencedetect filters and of ffmpeg itself. They read
+ * only channels the input cannot write to: stderr also carries the input's metadata tags (ffmpeg prints
+ * them, one line per line of a tag), so text there shaped like a report proves nothing unless it carries
+ * a marker made for this run; silencedetect's events come from a file its own output frames are printed
+ * to, and the decoded length from ffmpeg's -progress file.
  */
+import { randomBytes } from 'node:crypto';
 
 export interface LoudnessSummary {
   /** Integrated loudness, LUFS; null when nothing is loud enough to measure (ebur128 prints -70). */
@@ -16,7 +20,15 @@ const number = (text: string): number | null => {
   return Number.isFinite(v) ? v : null;
 };
 
-/** Reads the ebur128 "Summary:" block (printed once, at the end of the run). */
+/** A name for one run's ebur128 instance (`ebur128@<marker>`): unknowable to a file made before the run. */
+export const runMarker = (): string => randomBytes(8).toString('hex');
+
+/**
+ * Reads the ebur128 "Summary:" block, printed once at the very end of the run (after all input has been
+ * read and its tags printed), and only the one whose first line names this run's instance:
+ * `[ebur128@<marker> @ 0x…] Summary:`. The lines of the block carry no prefix, which is why it counts only
+ * from that line on.
+ */
 export class Ebur128SummaryParser {
   private inSummary = false;
   private section = '';
@@ -25,8 +37,10 @@ export class Ebur128SummaryParser {
   private peak: number | null = null;
   private seen = false;
 
+  constructor(private readonly marker: string) {}
+
   line(line: string): void {
-    if (/\bSummary:\s*$/.test(line) && line.includes('ebur128')) {
+    if (line.startsWith(`[ebur128@${this.marker} @ `) && /\] Summary:\s*$/.test(line)) {
       this.inSummary = true;
       this.seen = true;
       return;
@@ -60,22 +74,21 @@ export interface SilentSpan {
 
 const round3 = (v: number) => Math.round(v * 1000) / 1000;
 
-/** Collects silencedetect's silence_start / silence_end pairs; a span still open at the end runs to the end. */
+/**
+ * Collects silencedetect's spans from what `ametadata=mode=print:file=…` wrote right after it: the
+ * `lavfi.silence_start=` / `lavfi.silence_end=` entries of its output frames (the filter chain deletes
+ * any frame metadata from the input before silencedetect). A span still open at the end runs to the end.
+ */
 export class SilenceParser {
   private readonly spans: SilentSpan[] = [];
   private open: number | undefined;
 
   line(line: string): void {
-    if (!line.includes('silencedetect')) return;
-    const start = /silence_start:\s*(-?\d+(?:\.\d+)?)/.exec(line);
-    if (start) {
-      this.open = Math.max(0, Number(start[1]));
-      return;
-    }
-    const end = /silence_end:\s*(-?\d+(?:\.\d+)?)/.exec(line);
-    if (end && this.open !== undefined) {
-      this.close(Number(end[1]));
-    }
+    const entry = /^lavfi\.silence_(start|end)=(-?\d+(?:\.\d+)?(?:e-?\d+)?)$/.exec(line.trim());
+    if (!entry) return;
+    const at = Number(entry[2]);
+    if (entry[1] === 'start') this.open = Math.max(0, at);
+    else if (this.open !== undefined) this.close(at);
   }
 
   result(durationSeconds: number): SilentSpan[] {
@@ -90,8 +103,9 @@ export class SilenceParser {
   }
 }
 
-/** The decoded length so far, from ffmpeg's progress line (`time=00:10:00.00`). */
-export function progressSeconds(line: string): number | undefined {
-  const time = /time=\s*(\d+):(\d\d):(\d\d(?:\.\d+)?)/.exec(line);
-  return time ? Number(time[1]) * 3600 + Number(time[2]) * 60 + Number(time[3]) : undefined;
+/** The decoded length from ffmpeg's `-progress` report: its last `out_time_us`; 0 when it has none. */
+export function progressSeconds(report: string): number {
+  let last = 0;
+  for (const m of report.matchAll(/^out_time_us=(\d+)$/gm)) last = Number(m[1]) / 1e6;
+  return last;
 }

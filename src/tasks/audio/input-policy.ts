@@ -1,3 +1,5 @@
+import type { Config } from '../../config/env.js';
+
 /**
  * How untrusted uploads are handed to ffmpeg and ffprobe. The upload is always a private local file
  * (never a URL), read through the `file` protocol only, and only by demuxers of real audio containers:
@@ -22,21 +24,40 @@ export const untrustedInputArgs: readonly string[] = [
 /** The path as an explicit file URL, so no part of a name is ever read as a protocol or an option. */
 export const fileInput = (path: string) => `file:${path}`;
 
+/** The configuration the audio limits come from (src/config/env.ts holds their defaults). */
+export type AudioLimitsConfig = Pick<
+  Config,
+  | 'MAX_INPUT_BYTES'
+  | 'AUDIO_MAX_DURATION_SECONDS'
+  | 'AUDIO_MIN_SAMPLE_RATE'
+  | 'AUDIO_MAX_SAMPLE_RATE'
+  | 'AUDIO_MAX_CHANNELS'
+  | 'AUDIO_PROBE_TIMEOUT_SECONDS'
+  | 'AUDIO_RUN_TIMEOUT_SECONDS'
+  | 'AUDIO_RUN_TIMEOUT_RATIO'
+>;
+
 export interface AudioLimits {
-  /** Largest upload accepted, checked before it is downloaded. */
+  /** Largest upload accepted, checked again (from HeadObject) before each stage downloads it. */
   readonly maxBytes: number;
-  /** Longest audio accepted; every ffmpeg run also stops reading there (-t). */
+  /** Longest audio accepted: from the probe, then on the decoded stream; no run reads past it (-t). */
   readonly maxDurationSeconds: number;
+  readonly minSampleRate: number;
+  readonly maxSampleRate: number;
+  readonly maxChannels: number;
   readonly probeTimeoutMs: number;
   /** Wall-clock budget of one ffmpeg run over audio of this length. */
   runTimeoutMs(durationSeconds: number): number;
 }
 
-export const defaultAudioLimits: AudioLimits = {
-  maxBytes: 4 * 1024 ** 3,
-  maxDurationSeconds: 3 * 3600,
-  probeTimeoutMs: 30_000,
-  // Encoding runs at 30-100× real time on one core; a tenth of real time plus a minute leaves room for a
-  // busy machine and still stops a runaway process within minutes.
-  runTimeoutMs: (durationSeconds) => 60_000 + Math.ceil(durationSeconds * 100),
-};
+export function audioLimits(config: AudioLimitsConfig): AudioLimits {
+  return {
+    maxBytes: config.MAX_INPUT_BYTES,
+    maxDurationSeconds: config.AUDIO_MAX_DURATION_SECONDS,
+    minSampleRate: config.AUDIO_MIN_SAMPLE_RATE,
+    maxSampleRate: config.AUDIO_MAX_SAMPLE_RATE,
+    maxChannels: config.AUDIO_MAX_CHANNELS,
+    probeTimeoutMs: config.AUDIO_PROBE_TIMEOUT_SECONDS * 1000,
+    runTimeoutMs: (durationSeconds) => Math.ceil((config.AUDIO_RUN_TIMEOUT_SECONDS + config.AUDIO_RUN_TIMEOUT_RATIO * durationSeconds) * 1000),
+  };
+}

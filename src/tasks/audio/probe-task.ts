@@ -1,10 +1,13 @@
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { BadInputError } from '../../errors.js';
 import type { Task, TaskContext, TaskResult } from '../task.js';
-import { openAudioInput, type AudioSource } from './audio-input.js';
+import { openAudioInput, tooLong, type AudioSource } from './audio-input.js';
+import { asTaskError } from './failures.js';
 import { FfmpegExitError } from './ffmpeg.js';
-import { firstAudioTrack, uploadRun } from './ffmpeg-args.js';
+import { firstAudioTrackPastLimit, progressTo, uploadRun } from './ffmpeg-args.js';
+import { progressSeconds } from './filter-reports.js';
 import type { AudioToolkit } from './toolkit.js';
-import { wavIsTruncated } from './wav-header.js';
 
 /** Decoder errors tolerated in a file that otherwise decodes to its full length (a glitch, a bad tag). */
 const toleratedDecodeErrors = 10;
@@ -15,7 +18,8 @@ const truncated = () =>
 /**
  * Validation: the upload is probed under the input restrictions and then decoded once in full, so a
  * file that only starts like audio (random bytes behind a valid header, a cut-off file) fails here
- * with a code instead of half-way through analysis.
+ * with a code instead of half-way through analysis, and so does one that decodes past the length
+ * limit however short its header or ffprobe's estimate makes it look.
  */
 export class AudioProbeTask implements Task {
   readonly name = 'audio-probe';
@@ -24,8 +28,9 @@ export class AudioProbeTask implements Task {
 
   async run(ctx: TaskContext): Promise<TaskResult> {
     const source = await openAudioInput(ctx, this.kit);
-    if (source.info.formatName === 'wav' && (await wavIsTruncated(source.path))) throw truncated();
+    if (source.wav?.truncated) throw truncated();
     const decoded = await this.decode(ctx, source);
+    if (decoded.seconds > this.kit.limits.maxDurationSeconds) throw tooLong(this.kit.limits);
     const declared = source.info.durationSeconds;
     const short = declared - decoded.seconds > Math.max(0.5, declared * 0.02);
     if (decoded.seconds <= 0) {
@@ -39,30 +44,34 @@ export class AudioProbeTask implements Task {
     return { outputs: {} };
   }
 
-  /** Decodes to nothing, counting decoder errors and reading the decoded length from the final stats line. */
+  /**
+   * Decodes to nothing, up to a second past the length limit, counting decoder errors (every line
+   * ffmpeg prints at level error) and reading the decoded length from ffmpeg's progress report.
+   */
   private async decode(ctx: TaskContext, source: AudioSource): Promise<{ seconds: number; errors: number }> {
-    let seconds = 0;
+    const progress = join(ctx.tmpDir, 'decode.progress');
     let errors = 0;
     try {
       await this.kit.ffmpeg.run({
         what: 'decode check',
         ...uploadRun(source, this.kit.limits, 'error'),
-        outputArgs: ['-stats', ...firstAudioTrack(this.kit.limits), '-f', 'null'],
+        outputArgs: [...progressTo(progress), ...firstAudioTrackPastLimit(this.kit.limits), '-f', 'null'],
         output: '-',
         signal: ctx.signal,
         onStderrLine: (line) => {
-          const time = /time=\s*(\d+):(\d\d):(\d\d(?:\.\d+)?)/.exec(line);
-          if (time) seconds = Number(time[1]) * 3600 + Number(time[2]) * 60 + Number(time[3]);
-          else if (/Last message repeated (\d+) times/.test(line)) errors += Number(/(\d+) times/.exec(line)?.[1]);
+          const repeated = /Last message repeated (\d+) times/.exec(line);
+          if (repeated) errors += Number(repeated[1]);
           else if (line.trim()) errors += 1;
         },
       });
+      return { seconds: progressSeconds(await readFile(progress, 'utf8')), errors };
     } catch (err) {
       if (err instanceof FfmpegExitError) {
         throw new BadInputError('AUDIO_CORRUPT', 'The audio could not be decoded: the file appears to be damaged. Export it again from the source and upload the new file.', { cause: err });
       }
-      throw err;
+      throw asTaskError(err);
+    } finally {
+      await rm(progress, { force: true });
     }
-    return { seconds, errors };
   }
 }
