@@ -6,7 +6,7 @@ import { defaultRenditions } from '../../pipeline/messages.js';
 import { jobKey } from '../../storage/object-store.js';
 import type { Task, TaskContext, TaskResult } from '../task.js';
 import { openAudioInput, type AudioSource } from './audio-input.js';
-import { firstAudioTrack, uploadRun } from './ffmpeg-args.js';
+import { firstAudioTrack, noInputMetadata, uploadRun } from './ffmpeg-args.js';
 import { asTaskError } from './failures.js';
 import { uploadHlsWhileEncoding } from './hls-upload.js';
 import { formatArgs, renditions, type Rendition } from './renditions.js';
@@ -58,6 +58,7 @@ export class TranscodeTask implements Task {
           ...uploadRun(source, this.kit.limits, 'error'),
           outputArgs: [
             ...firstAudioTrack(this.kit.limits),
+            ...noInputMetadata,
             ...formatArgs(rendition, source.info.sampleRate, source.info.channels),
             ...rendition.args,
             ...(hls ? ['-hls_segment_filename', join(dir, 'segment-%05d.ts')] : []),
