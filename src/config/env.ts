@@ -6,6 +6,7 @@ const cores = availableParallelism();
 const optionalUrl = z.url().optional();
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const emptyAsUndefined = (v: unknown) => (v === '' ? undefined : v);
+const commaList = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 
 /**
  * The whole process configuration, from the environment (contract section 2). One schema is both the
@@ -40,6 +41,13 @@ export const EnvSchema = z.object({
   // Set by ECS on every task: where scale-in protection is requested while jobs are in flight.
   ECS_AGENT_URI: optionalUrl,
   FFPROBE_PATH: z.string().min(1).optional(),
+  // What a job may read (src/pipeline/input-scope.ts). INPUT_BUCKETS unset means S3_BUCKET alone.
+  INPUT_BUCKETS: z.string().transform(commaList).pipe(z.array(z.string().min(3)).min(1, 'name at least one bucket')).optional(),
+  INPUT_PREFIXES: z
+    .string()
+    .default('uploads/,incoming/')
+    .transform(commaList)
+    .pipe(z.array(z.string().refine((p) => !p.startsWith('jobs/'), 'jobs/ holds the outputs and is never input')).min(1, 'name at least one prefix')),
   // A stage queue without a DLQ retries a poison message for ever: refused unless an operator says otherwise.
   ALLOW_NO_REDRIVE: z
     .enum(['true', 'false'], { error: 'must be true or false' })

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { AwsClients } from '../config/aws.js';
 import { ConfigError, concurrencyVar, queueUrlFor, queueVar, requireBucket, type Config } from '../config/env.js';
 import { IngestionMessage } from '../pipeline/ingestion-request.js';
+import { InputScope } from '../pipeline/input-scope.js';
 import { JobEvents } from '../pipeline/job-events.js';
 import { DeadLetterWatcher } from '../pipeline/dead-letter-watcher.js';
 import { JobStatusStore, checkConditionalWrites } from '../pipeline/job-status.js';
@@ -61,7 +62,7 @@ export interface Worker {
 export async function startWorker(options: WorkerOptions): Promise<Worker> {
   const { config, clients, logger } = options;
   const instrumentation = options.instrumentation ?? noInstrumentation;
-  const store = new ObjectStore(clients.s3, requireBucket(config));
+  const store = new ObjectStore(clients.s3, requireBucket(config), InputScope.fromConfig(config));
   const publisher = new Publisher(clients.sqs, instrumentation);
   const metrics = new WorkerMetrics();
   const nextChannels: PipelineDeps['nextChannels'] = {};

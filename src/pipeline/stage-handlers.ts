@@ -51,11 +51,17 @@ const weight: Record<Outcome['kind'], number> = { done: 0, failed: 1, 'dead-lett
 
 /** The validation and analysis queues' handler. */
 export function stageHandler(deps: PipelineDeps, stage: Exclude<StageName, 'ingestion'>): Handler<JobMessage> {
-  return (job, ctx) => tracked(deps, stage, job, ctx, (logger) => runAndForward(deps, stage, job, ctx, logger));
+  return (job, ctx) =>
+    tracked(deps, stage, job, ctx, (logger) => {
+      // A stage message is judged as a job request is: whoever could send it names what gets read.
+      deps.store.inputScope.checkJob(job);
+      return runAndForward(deps, stage, job, ctx, logger);
+    });
 }
 
 async function ingest(deps: PipelineDeps, request: RequestedJob, ctx: MessageContext, logger: Logger): Promise<void> {
   const { signal } = ctx;
+  deps.store.inputScope.checkJob(request);
   const info = await deps.store.head(request.input, signal);
   if (info.size === 0) {
     throw new BadInputError('INPUT_EMPTY', `The input s3://${request.input.bucket}/${request.input.key} is empty (0 bytes). Upload the file again.`);

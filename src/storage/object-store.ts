@@ -10,6 +10,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import type { z } from 'zod';
 import { BadInputError } from '../errors.js';
+import { InputScope } from '../pipeline/input-scope.js';
 import type { ObjectRef } from '../pipeline/messages.js';
 
 export interface ObjectInfo {
@@ -40,6 +41,11 @@ export class ObjectStore {
   constructor(
     readonly client: S3Client,
     readonly bucket: string,
+    /**
+     * Which objects a job may name for reading (its input, a CSV schemaKey): every reader of such an
+     * object checks it first. The store's own reads (status, outputs under jobs/) are not such reads.
+     */
+    readonly inputScope: InputScope = InputScope.forBucket(bucket),
   ) {}
 
   /** Size and type of an input; a missing object is bad input, not a transient failure. */

@@ -112,14 +112,14 @@ test('over maxErrorRate: the job fails with CSV_ERROR_RATE_EXCEEDED after writin
 });
 
 test('schema by S3 key from the input bucket; a missing or broken one is a clear failure', async () => {
-  await stack.put('schemas/ab.json', JSON.stringify({ fields: [{ name: 'a', type: 'integer' }, { name: 'b', type: 'string', constraints: { enum: ['x', 'y'] } }] }));
+  await stack.put('uploads/schemas/ab.json', JSON.stringify({ fields: [{ name: 'a', type: 'integer' }, { name: 'b', type: 'string', constraints: { enum: ['x', 'y'] } }] }));
   await stack.put('u/ab.csv', 'a,b\n1,x\n2,z\n3,y\n');
-  const { report, rejects } = await validateAndAnalyse('u/ab.csv', { schemaKey: 'schemas/ab.json', maxErrorRate: 0.5 });
+  const { report, rejects } = await validateAndAnalyse('u/ab.csv', { schemaKey: 'uploads/schemas/ab.json', maxErrorRate: 0.5 });
   assert.equal(report.schemaSource, 's3');
   assert.deepEqual(rejects, [{ row: 2, column: 'b', value: 'z', error: 'not one of x, y' }]);
-  await expectBadInput(runTask(stack, validation, csvJob(stack, 'u/ab.csv', { schemaKey: 'schemas/none.json' }), 'validation'), 'CSV_SCHEMA_NOT_FOUND');
-  await stack.put('schemas/broken.json', '{"fields": []}');
-  await expectBadInput(runTask(stack, validation, csvJob(stack, 'u/ab.csv', { schemaKey: 'schemas/broken.json' }), 'validation'), 'CSV_SCHEMA_INVALID');
+  await expectBadInput(runTask(stack, validation, csvJob(stack, 'u/ab.csv', { schemaKey: 'uploads/schemas/none.json' }), 'validation'), 'CSV_SCHEMA_NOT_FOUND');
+  await stack.put('uploads/schemas/broken.json', '{"fields": []}');
+  await expectBadInput(runTask(stack, validation, csvJob(stack, 'u/ab.csv', { schemaKey: 'uploads/schemas/broken.json' }), 'validation'), 'CSV_SCHEMA_INVALID');
   const mismatch = { schema: { fields: [{ name: 'a', type: 'integer' as const }, { name: 'c', type: 'string' as const }] } };
   await expectBadInput(runTask(stack, validation, csvJob(stack, 'u/ab.csv', mismatch), 'validation'), 'CSV_SCHEMA_MISMATCH');
 });

@@ -71,7 +71,7 @@ test('job.succeeded and job.failed events reach the events queue', async () => {
     events.push(...batch.map((m) => JobEvent.parse(JSON.parse(m.body))));
   }
   assert.ok(events.some((e) => e.type === 'job.succeeded' && e.jobId === 'pair-0' && e.outputs['record.json']));
-  await sendRaw(stack.clients.sqs, stack.emulator.queues.ingestion.url, JSON.stringify({ jobId: 'gone-1', input: { key: 'nothing/here.csv' } }));
+  await sendRaw(stack.clients.sqs, stack.emulator.queues.ingestion.url, JSON.stringify({ jobId: 'gone-1', input: { key: 'uploads/nothing/here.csv' } }));
   const failed = await eventually(async () => {
     const batch = await receiveAll(stack.clients.sqs, stack.emulator.eventsQueueUrl);
     return batch.map((m) => JobEvent.parse(JSON.parse(m.body))).find((e) => e.jobId === 'gone-1');

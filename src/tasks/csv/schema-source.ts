@@ -20,6 +20,7 @@ export async function loadSchema(job: JobMessage, store: ObjectStore, signal: Ab
   const key = job.csv?.schemaKey;
   if (!key) return { schema: undefined, source: 'inferred' };
   const ref = { bucket: job.input.bucket, key };
+  store.inputScope.check(ref, 'csv.schemaKey');
   let text: string;
   try {
     text = (await store.readHead(ref, maxSchemaBytes + 1, signal)).toString('utf8');
