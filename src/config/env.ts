@@ -48,6 +48,8 @@ export const EnvSchema = z.object({
     .default('uploads/,incoming/')
     .transform(commaList)
     .pipe(z.array(z.string().refine((p) => !p.startsWith('jobs/'), 'jobs/ holds the outputs and is never input')).min(1, 'name at least one prefix')),
+  // The largest input, from HeadObject before any download: 3 h of 16-bit 48 kHz stereo WAV (1.9 GiB) fit.
+  MAX_INPUT_BYTES: positiveInt(2 * 1024 ** 3),
   // A stage queue without a DLQ retries a poison message for ever: refused unless an operator says otherwise.
   ALLOW_NO_REDRIVE: z
     .enum(['true', 'false'], { error: 'must be true or false' })

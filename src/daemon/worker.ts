@@ -77,6 +77,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     events: new JobEvents(publisher, config.SQS_EVENTS_QUEUE_URL ? channel('events', config.SQS_EVENTS_QUEUE_URL, JobEvent) : undefined, { logger }),
     publisher,
     nextChannels,
+    maxInputBytes: config.MAX_INPUT_BYTES,
     ...(options.reportError ? { reportError: options.reportError } : {}),
   };
 

@@ -26,6 +26,8 @@ export interface PipelineDeps extends TaskRunnerDeps {
   publisher: Publisher;
   /** Where each stage's finished jobs go: the validation and analysis queues. */
   nextChannels: Partial<Record<StageName, Channel<typeof JobMessage>>>;
+  /** MAX_INPUT_BYTES: a larger input fails at ingestion, from its HeadObject size, before anything is downloaded. */
+  maxInputBytes: number;
   /** Errors worth a person's attention (Sentry in production). */
   reportError?: (err: unknown, tags: { jobId: string; stage: StageName; messageId: string }) => void;
 }
@@ -63,6 +65,12 @@ async function ingest(deps: PipelineDeps, request: RequestedJob, ctx: MessageCon
   const { signal } = ctx;
   deps.store.inputScope.checkJob(request);
   const info = await deps.store.head(request.input, signal);
+  if (info.size > deps.maxInputBytes) {
+    throw new BadInputError(
+      'INPUT_TOO_LARGE',
+      `The input s3://${request.input.bucket}/${request.input.key} is ${info.size} bytes, more than MAX_INPUT_BYTES (${deps.maxInputBytes}). Split it, or ask the operator to raise MAX_INPUT_BYTES.`,
+    );
+  }
   if (info.size === 0) {
     throw new BadInputError('INPUT_EMPTY', `The input s3://${request.input.bucket}/${request.input.key} is empty (0 bytes). Upload the file again.`);
   }
