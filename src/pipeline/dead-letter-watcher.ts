@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { AbortedError, errorMessage } from '../errors.js';
 import { IngestionMessage, requestedJobs } from './ingestion-request.js';
 import type { JobEvents } from './job-events.js';
-import type { JobIdentity, JobStatusStore } from './job-status.js';
+import { JobIdConflictError, type JobIdentity, type JobStatusStore } from './job-status.js';
 import { JobMessage, type StageName } from './messages.js';
 import { retryWhileUnavailable } from './store-retry.js';
 
@@ -164,7 +164,16 @@ export class DeadLetterWatcher {
     }
     try {
       for (const job of jobs) {
-        const { status, becameFinal } = await statuses.deadLettered(job, stage, signal);
+        let written;
+        try {
+          written = await statuses.deadLettered(job, stage, signal);
+        } catch (err) {
+          if (!(err instanceof JobIdConflictError)) throw err;
+          // A request that named another job's jobId: that job is not this message's to fail.
+          logger.warn({ messageId, jobId: job.jobId, input: job.input }, 'dead-lettered message names a jobId that belongs to another input: nothing recorded');
+          continue;
+        }
+        const { status, becameFinal } = written;
         if (!becameFinal || !status.error) continue;
         logger.warn({ messageId, jobId: job.jobId, err: status.error.message }, 'job dead-lettered: status recorded');
         await events.failed(status, stage, { code: status.error.code, message: status.error.message }, signal);

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { errorMessage } from '../errors.js';
+import { BadInputError, errorMessage } from '../errors.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { jobKey } from '../storage/object-store.js';
 import { JobKind, ObjectRef, StageName, type JobMessage } from './messages.js';
@@ -58,6 +58,21 @@ export interface JobStatusStoreOptions {
   logger?: Logger;
 }
 
+/**
+ * A jobId belongs to the input of whoever created its status.json first: a message naming the jobId
+ * with another input is refused, and the existing job, its status and its outputs are left untouched.
+ */
+export class JobIdConflictError extends BadInputError {
+  constructor(
+    jobId: string,
+    readonly existingInput: ObjectRef,
+  ) {
+    super('JOB_ID_CONFLICT', `The jobId ${jobId} already belongs to a job with another input. Send this input under a new jobId, or without one.`);
+  }
+}
+
+const sameObject = (a: ObjectRef, b: ObjectRef): boolean => a.bucket === b.bucket && a.key === b.key;
+
 /** Read-decide-write rounds lost to other writers before giving up: each loss means another writer progressed. */
 const maxConflicts = 50;
 
@@ -65,6 +80,8 @@ const maxConflicts = 50;
  * The one writer of status.json. Each change reads the document with its ETag, applies a forward-only
  * transition (status-transitions.ts) and writes the result with `If-Match` (`If-None-Match: *` for a
  * job's first write); when another writer got there first (412) it reads again and decides again.
+ * That first write claims the jobId for its input: a change for the same jobId with another input
+ * throws JobIdConflictError and writes nothing, so two racing requests cannot both own a job.
  * While S3 is failing a write waits and tries again until it succeeds or the caller's signal fires.
  * On a store that ignores conditional writes (see `honoursConditionalWrites`) the same code runs,
  * but two racing writers can then both win.
@@ -87,6 +104,7 @@ export class JobStatusStore {
     const key = statusKey(job.jobId);
     for (let conflicts = 0; conflicts < maxConflicts; conflicts++) {
       const current = await this.retrying(job, () => this.store.getJsonVersioned(key, JobStatus, signal), signal);
+      if (current && !sameObject(current.value.input, job.input)) throw new JobIdConflictError(job.jobId, current.value.input);
       const result = applyTransition(current?.value, job, transition, this.now().toISOString());
       if (!result.changed) {
         this.options.logger?.debug({ jobId: job.jobId, transition: transition.type, reason: result.reason }, 'status change not applied');

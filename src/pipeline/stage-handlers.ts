@@ -7,7 +7,7 @@ import type { ObjectStore } from '../storage/object-store.js';
 import type { IngestionMessage, RequestedJob } from './ingestion-request.js';
 import { requestedJobs } from './ingestion-request.js';
 import type { JobEvents } from './job-events.js';
-import type { JobIdentity, JobStatusStore } from './job-status.js';
+import { JobIdConflictError, type JobIdentity, type JobStatusStore } from './job-status.js';
 import { detectKind, sniffBytes } from './kind-detection.js';
 import {
   AudioOptions,
@@ -156,6 +156,12 @@ async function tracked(
 async function recordOutcome(deps: PipelineDeps, stage: StageName, job: JobIdentity, ctx: MessageContext, logger: Logger, err: unknown, outcome: Outcome): Promise<void> {
   switch (outcome.kind) {
     case 'failed': {
+      if (err instanceof JobIdConflictError) {
+        // The jobId is another job's: the refused request has no job of its own, so nothing is written
+        // or announced under that jobId (an event would tell its consumers the other job failed).
+        logger.warn({ code: outcome.code, input: job.input, existingInput: err.existingInput }, 'request refused: its jobId belongs to a job with another input');
+        return;
+      }
       const error = { code: outcome.code, message: outcome.message };
       logger.warn({ code: outcome.code, err: outcome.message }, 'job failed: bad input');
       const { status, becameFinal } = await deps.statuses.stageFailed(job, stage, ctx.receiveCount, error, ctx.signal);
