@@ -54,6 +54,7 @@ test('playlists and scripts disguised as audio are refused by every task, whatev
     ['hls-as.mp3', playlist(`file://${passwd}`)],
     ['hls-as.m3u8', playlist(passwd)],
     ['hls-as.wav', playlist(passwd)],
+    ['hls-as.m4a', playlist(passwd)],
     ['concat-as.wav', Buffer.from(`ffconcat version 1.0\nfile ${passwd}\n`)],
     ['concat-as.ffconcat', Buffer.from(`ffconcat version 1.0\nfile '${passwd}'\nduration 5\n`)],
     ['ffmetadata-as.flac', Buffer.from(';FFMETADATA1\ntitle=x\n')],

@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { BadInputError } from '../../errors.js';
 import type { TaskContext } from '../task.js';
 import { asTaskError } from './failures.js';
@@ -54,7 +54,7 @@ export async function openAudioInput(ctx: TaskContext, kit: AudioToolkit): Promi
   try {
     probed = await kit.prober.probe(path, ctx.signal);
   } catch (err) {
-    throw err instanceof FfmpegExitError ? probeFailure(err) : asTaskError(err);
+    throw err instanceof FfmpegExitError ? probeFailure(err, await startsLikeMp4(path)) : asTaskError(err);
   }
   const info = describe(probed.report, probed.durationEstimated, sizeBytes);
   checkFormat(info, limits);
@@ -92,8 +92,21 @@ function checkSize(size: number, max: number): void {
   if (size > max) throw new BadInputError('AUDIO_TOO_LARGE', `The upload is ${mb(size)}; the limit is ${mb(max)}. Compress it (e.g. FLAC or MP3) or split it, then submit again.`);
 }
 
+/** An MP4 file starts with one of these boxes, even when cut short. */
+const mp4Boxes = new Set(['ftyp', 'moov', 'mdat', 'free', 'skip', 'wide', 'pnot']);
+
+async function startsLikeMp4(path: string): Promise<boolean> {
+  const file = await open(path, 'r');
+  try {
+    const { buffer, bytesRead } = await file.read(Buffer.alloc(8), 0, 8, 0);
+    return bytesRead === 8 && mp4Boxes.has(buffer.toString('latin1', 4, 8));
+  } finally {
+    await file.close();
+  }
+}
+
 /** ffprobe refused or could not read the file: say why in words, never echo what ffmpeg printed. */
-function probeFailure(err: FfmpegExitError): BadInputError {
+function probeFailure(err: FfmpegExitError, mp4: boolean): BadInputError {
   const said = err.stderrTail;
   if (/not on whitelist/i.test(said)) {
     return new BadInputError(
@@ -102,18 +115,20 @@ function probeFailure(err: FfmpegExitError): BadInputError {
       { cause: err },
     );
   }
-  if (/moov atom not found/i.test(said)) {
-    return new BadInputError('AUDIO_TRUNCATED', 'The MP4/M4A file is incomplete (its index is missing, usually because the upload or the export stopped early). Export or upload it again.', { cause: err });
-  }
-  // Newer ffprobe builds (the npm-bundled one) no longer take a playlist named .mp3 for HLS: they guess
-  // a demuxer at the lowest score, read nothing from it and fail. Text guessed as audio is not audio.
-  if (/Invalid data found when processing input|misdetection possible/i.test(said)) {
-    return new BadInputError(
+  const unrecognised = () =>
+    new BadInputError(
       'AUDIO_UNSUPPORTED_FORMAT',
       `The upload is not in a recognised audio format (or is damaged beyond recognition). Upload one of: ${audioContainersForHumans}.`,
       { cause: err },
     );
+  if (/moov atom not found/i.test(said)) {
+    // Newer ffprobe builds take any file named .m4a for MP4 and then miss its index: only one that starts like MP4 was cut short.
+    if (!mp4) return unrecognised();
+    return new BadInputError('AUDIO_TRUNCATED', 'The MP4/M4A file is incomplete (its index is missing, usually because the upload or the export stopped early). Export or upload it again.', { cause: err });
   }
+  // Newer ffprobe builds (the npm-bundled one) no longer take a playlist named .mp3 for HLS: they guess
+  // a demuxer at the lowest score, read nothing from it and fail. Text guessed as audio is not audio.
+  if (/Invalid data found when processing input|misdetection possible/i.test(said)) return unrecognised();
   return new BadInputError('AUDIO_CORRUPT', 'The audio file could not be read: it appears to be damaged. Export it again from the source and upload the new file.', { cause: err });
 }
 
