@@ -133,7 +133,7 @@ export class ObjectStore {
       throw err;
     }
     if (!etag) throw new Error(`S3 returned s3://${this.bucket}/${key} without an ETag`);
-    return { value: schema.parse(JSON.parse(text)), etag };
+    return { value: parseDocument(text, schema, `s3://${this.bucket}/${key}`), etag };
   }
 
   /**
@@ -188,6 +188,26 @@ function isConditionFailed(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
   return err.name === 'PreconditionFailed' || err.name === 'ConditionalRequestConflict' || status === 412 || status === 409;
+}
+
+/**
+ * A stored JSON document, validated. Its errors name the object, its size and the place in it, never
+ * its text (JSON.parse quotes the text around an error): they end up in logs and status documents.
+ */
+function parseDocument<S extends z.ZodType>(text: string, schema: S, where: string): z.infer<S> {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new Error(`${where} is not valid JSON (${Buffer.byteLength(text)} bytes)`);
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    // The code and the place only: some messages quote the document (an unrecognized key, say).
+    throw new Error(`${where} is not the document expected: ${issue?.code ?? 'invalid'} at ${issue?.path.join('.') || '(root)'}`);
+  }
+  return parsed.data;
 }
 
 function notFoundAsBadInput(err: unknown, ref: ObjectRef): unknown {
