@@ -142,6 +142,12 @@ export function describeSkip(error: { code: string; column?: unknown; message: s
   }
 }
 
+/** A csv-parse error as its code and line: its message may quote the value at fault, which is not repeated. */
+export function csvParseWhere(err: { code?: unknown; lines?: unknown }): string {
+  const code = typeof err.code === 'string' ? err.code : 'error';
+  return typeof err.lines === 'number' ? `${code} near line ${err.lines}` : code;
+}
+
 function lineTooLong(line: number): BadInputError {
   return new BadInputError(
     'CSV_LINE_TOO_LONG',

@@ -14,7 +14,9 @@ export type Conversion = string | Invalid;
 export type Converter = (raw: string) => Conversion;
 
 const integerPattern = /^[+-]?\d+$/;
-const numberPattern = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+// `\d+(?:\.\d*)?`, not `\d+\.?\d*`: the two digit runs of the latter split a digit string n ways, so a
+// megabyte of digits followed by a letter backtracked for minutes (quadratic); this reads each digit once.
+const numberPattern = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 const isoDate = /^(\d{4})-(\d{2})-(\d{2})$/;
 const isoDateTime = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})?$/;
 
@@ -100,34 +102,73 @@ function validDay(y: number, m: number, d: number): boolean {
 
 const pad = (n: number, width = 2) => String(n).padStart(width, '0');
 
+type DirectiveName = 'Y' | 'm' | 'd' | 'H' | 'M' | 'S';
+/** Digits each directive reads: a year is four, the others one or two. */
+const directiveDigits: Record<DirectiveName, readonly [number, number]> = { Y: [4, 4], m: [1, 2], d: [1, 2], H: [1, 2], M: [1, 2], S: [1, 2] };
+const isDirective = (ch: string): ch is DirectiveName => Object.hasOwn(directiveDigits, ch);
+type FormatPart = { literal: string } | { directive: DirectiveName };
+/** The numbers a value in a strftime format holds; a directive the format lacks is absent. */
+type DateParts = Partial<Record<DirectiveName, number>>;
+
 /**
  * strftime-style formats (Frictionless `format` for date and datetime): %Y %m %d %H %M %S are supported,
- * anything else in the format is literal text.
+ * each at most once; anything else in the format is literal text. Matched by hand, not by a regular
+ * expression built from the format, so no schema text reaches V8's backtracking engine. Digits are read
+ * greedily with backtracking, as `(\d{1,2})` would be; with each directive once, that is at most 2^5
+ * tries per value.
  */
-function compileStrftime(format: string): RegExp {
-  const parts: Record<string, string> = { Y: '(?<Y>\\d{4})', m: '(?<m>\\d{1,2})', d: '(?<d>\\d{1,2})', H: '(?<H>\\d{1,2})', M: '(?<M>\\d{1,2})', S: '(?<S>\\d{1,2})' };
-  let source = '';
+function compileStrftime(format: string, where: string): (raw: string) => DateParts | undefined {
+  const parts: FormatPart[] = [];
+  const used = new Set<DirectiveName>();
+  let literal = '';
   for (let i = 0; i < format.length; i += 1) {
     const ch = format[i] ?? '';
-    if (ch === '%' && i + 1 < format.length) {
-      const spec = format[i + 1] ?? '';
-      const part = parts[spec];
-      if (!part) throw new BadInputError('CSV_SCHEMA_INVALID', `Date format ${JSON.stringify(format)} uses %${spec}; supported are %Y %m %d %H %M %S.`);
-      source += part;
-      i += 1;
-    } else {
-      source += ch.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    if (ch !== '%' || i + 1 >= format.length) {
+      literal += ch;
+      continue;
     }
+    const name = format[i + 1] ?? '';
+    if (!isDirective(name)) throw new BadInputError('CSV_SCHEMA_INVALID', `The schema's ${where} has a directive other than %Y %m %d %H %M %S at character ${i + 1}. Fix the schema.`);
+    if (used.has(name)) throw new BadInputError('CSV_SCHEMA_INVALID', `The schema's ${where} uses %${name} more than once. Fix the schema.`);
+    used.add(name);
+    if (literal) parts.push({ literal });
+    literal = '';
+    parts.push({ directive: name });
+    i += 1;
   }
-  return new RegExp(`^${source}$`);
+  if (literal) parts.push({ literal });
+  const match = (raw: string, k: number, at: number, out: DateParts): boolean => {
+    const part = parts[k];
+    if (!part) return at === raw.length;
+    if ('literal' in part) return raw.startsWith(part.literal, at) && match(raw, k + 1, at + part.literal.length, out);
+    const [min, max] = directiveDigits[part.directive];
+    let digits = 0;
+    while (digits < max && isDigit(raw.charCodeAt(at + digits))) digits += 1;
+    for (let width = digits; width >= min; width -= 1) {
+      if (match(raw, k + 1, at + width, out)) {
+        out[part.directive] = Number(raw.slice(at, at + width));
+        return true;
+      }
+    }
+    return false;
+  };
+  return (raw) => {
+    const out: DateParts = {};
+    return match(raw, 0, 0, out) ? out : undefined;
+  };
 }
 
-function dateConverter(format: string | undefined): Converter {
-  const custom = format && format !== 'default' && format !== 'any' ? compileStrftime(format) : undefined;
+const isDigit = (code: number) => code >= DIGIT_0 && code <= DIGIT_0 + 9;
+
+/** A custom strftime format, or undefined for ISO 8601 (no format, `default`, `any`). */
+const customFormat = (format: string | undefined, where: string) => (format && format !== 'default' && format !== 'any' ? compileStrftime(format, where) : undefined);
+
+function dateConverter(format: string | undefined, where: string): Converter {
+  const custom = customFormat(format, where);
   return (raw) => {
     let y: number, m: number, d: number;
     if (custom) {
-      const g = custom.exec(raw)?.groups;
+      const g = custom(raw);
       if (!g) return fail(`not a date in format ${format}`);
       [y, m, d] = [Number(g.Y), Number(g.m), Number(g.d)];
     } else {
@@ -141,16 +182,16 @@ function dateConverter(format: string | undefined): Converter {
   };
 }
 
-function datetimeConverter(format: string | undefined): Converter {
-  const custom = format && format !== 'default' && format !== 'any' ? compileStrftime(format) : undefined;
+function datetimeConverter(format: string | undefined, where: string): Converter {
+  const custom = customFormat(format, where);
   return (raw) => {
     let y: number, mo: number, d: number, h: number, mi: number, s: number;
     let frac = '';
     let zone = '';
     if (custom) {
-      const g = custom.exec(raw)?.groups;
+      const g = custom(raw);
       if (!g) return fail(`not a datetime in format ${format}`);
-      [y, mo, d, h, mi, s] = [Number(g.Y), Number(g.m), Number(g.d), Number(g.H ?? 0), Number(g.M ?? 0), Number(g.S ?? 0)];
+      [y, mo, d, h, mi, s] = [Number(g.Y), Number(g.m), Number(g.d), g.H ?? 0, g.M ?? 0, g.S ?? 0];
     } else {
       const r = isoDateTime.exec(raw);
       if (!r) return fail('not a datetime (YYYY-MM-DDTHH:MM:SS, optional fraction and zone)');
@@ -164,25 +205,32 @@ function datetimeConverter(format: string | undefined): Converter {
   };
 }
 
-function booleanConverter(field: Field): Converter {
-  const trues = new Set(StringList.parse(field['trueValues']) ?? defaultTrue);
-  const falses = new Set(StringList.parse(field['falseValues']) ?? defaultFalse);
+function booleanConverter(field: Field, where: string): Converter {
+  const trues = new Set(stringList(field, 'trueValues', where) ?? defaultTrue);
+  const falses = new Set(stringList(field, 'falseValues', where) ?? defaultFalse);
   return (raw) => (trues.has(raw) ? ok('true') : falses.has(raw) ? ok('false') : fail('not a boolean'));
 }
 
-/** The converter for a schema field's type and format. */
-export function converterFor(field: Field): Converter {
+/** A field's `trueValues` or `falseValues`: absent, or a list of strings (a passthrough property zod did not check). */
+function stringList(field: Field, key: 'trueValues' | 'falseValues', where: string): string[] | undefined {
+  const parsed = StringList.safeParse(field[key]);
+  if (!parsed.success) throw new BadInputError('CSV_SCHEMA_INVALID', `The schema's ${where}.${key} is not a list of strings. Fix the schema.`);
+  return parsed.data;
+}
+
+/** The converter for a schema field's type and format; `where` names the field in the schema (`fields[2]`). */
+export function converterFor(field: Field, where: string): Converter {
   switch (field.type) {
     case 'integer':
       return convertInteger;
     case 'number':
       return convertNumber;
     case 'boolean':
-      return booleanConverter(field);
+      return booleanConverter(field, where);
     case 'date':
-      return dateConverter(field.format);
+      return dateConverter(field.format, `${where}.format`);
     case 'datetime':
-      return datetimeConverter(field.format);
+      return datetimeConverter(field.format, `${where}.format`);
     case 'string':
       return ok;
   }
@@ -192,9 +240,9 @@ export function converterFor(field: Field): Converter {
 const inferable: readonly { type: FieldType; convert: Converter }[] = [
   { type: 'integer', convert: convertInteger },
   { type: 'number', convert: convertNumber },
-  { type: 'boolean', convert: booleanConverter({ name: 'inferred', type: 'boolean' }) },
-  { type: 'date', convert: dateConverter(undefined) },
-  { type: 'datetime', convert: datetimeConverter(undefined) },
+  { type: 'boolean', convert: booleanConverter({ name: 'inferred', type: 'boolean' }, 'inferred') },
+  { type: 'date', convert: dateConverter(undefined, 'format') },
+  { type: 'datetime', convert: datetimeConverter(undefined, 'format') },
 ];
 
 /** What a TypeInference has learnt: the bit set of types still possible, and whether it saw a value. */

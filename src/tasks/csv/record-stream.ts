@@ -2,7 +2,7 @@ import { Writable, type Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CsvError, type Options } from 'csv-parse';
 import { BadInputError } from '../../errors.js';
-import { describeSkip, Stretch } from './csv-parse-stretch.js';
+import { csvParseWhere, describeSkip, Stretch } from './csv-parse-stretch.js';
 import { csvLimits } from './limits.js';
 import { discoverEnding, INCOMPLETE, RecordScanner, type LineEnding } from './record-scanner.js';
 
@@ -234,6 +234,7 @@ function asBadInput(err: unknown): unknown {
   if (typeof code === 'string' && code.startsWith('Z_')) {
     return new BadInputError('CSV_GZIP_CORRUPT', `The gzip data is corrupt or truncated (${(err as Error).message}). Compress the file again, or upload it uncompressed.`, { cause: err });
   }
-  if (err instanceof CsvError) return new BadInputError('CSV_MALFORMED', `The CSV cannot be read: ${err.message}. Fix the file's quoting or line structure.`, { cause: err });
+  // csv-parse's messages may quote the value at fault: only its code and line are repeated.
+  if (err instanceof CsvError) return new BadInputError('CSV_MALFORMED', `The CSV cannot be read (${csvParseWhere(err)}). Fix the file's quoting or line structure.`);
   return err;
 }

@@ -4,6 +4,7 @@ import { parse } from 'csv-parse/sync';
 import { BadInputError } from '../../errors.js';
 import type { ObjectRef } from '../../pipeline/messages.js';
 import type { ObjectStore } from '../../storage/object-store.js';
+import { csvParseWhere } from './csv-parse-stretch.js';
 import { csvLimits } from './limits.js';
 
 export type CsvEncoding = 'utf-8' | 'utf-16le' | 'utf-16be';
@@ -159,7 +160,7 @@ function countOutsideQuotes(line: string, delimiter: string): number {
   return n;
 }
 
-/** Header names must be present, unique and few enough; a person gets the offending names. */
+/** Header names must be present, unique and few enough; a person gets the offending positions. */
 export function checkHeader(names: readonly string[]): void {
   if (names.length > csvLimits.maxColumns) {
     throw new BadInputError('CSV_TOO_MANY_COLUMNS', `The header has ${names.length} columns; at most ${csvLimits.maxColumns} are supported. Split the file.`);
@@ -168,11 +169,17 @@ export function checkHeader(names: readonly string[]): void {
   if (blank >= 0 && names.length > 1) {
     throw new BadInputError('CSV_HEADER_BLANK', `Header column ${blank + 1} has no name. Give every column a name in the first line.`);
   }
-  const seen = new Set<string>();
-  const dups = new Set<string>();
-  for (const n of names) (seen.has(n) ? dups : seen).add(n);
-  if (dups.size > 0) {
-    throw new BadInputError('CSV_DUPLICATE_HEADER', `The header names these columns more than once: ${[...dups].map((d) => JSON.stringify(d)).join(', ')}. Rename them so every column name is unique.`);
+  // Positions, not names: the header is the object's text, never echoed into an error.
+  const firstAt = new Map<string, number>();
+  const dups: string[] = [];
+  names.forEach((n, i) => {
+    const first = firstAt.get(n);
+    if (first === undefined) firstAt.set(n, i);
+    else dups.push(`${i + 1} (same as ${first + 1})`);
+  });
+  if (dups.length > 0) {
+    const shown = dups.length > 10 ? `${dups.slice(0, 10).join(', ')} and ${dups.length - 10} more` : dups.join(', ');
+    throw new BadInputError('CSV_DUPLICATE_HEADER', `The header repeats a column name: column ${shown}, counting from 1. Rename them so every column name is unique.`);
   }
 }
 
@@ -201,12 +208,13 @@ export function sniffCsv(head: CsvHead): CsvFormat {
 }
 
 function parseHeader(text: string, delimiter: CsvDelimiter): string[] {
+  let records: string[][];
   try {
-    const records: string[][] = parse(text, { delimiter, to_line: 1, relax_column_count: true, max_record_size: csvLimits.maxRecordChars });
-    const first = records[0];
-    if (!first) throw new Error('no header record');
-    return first;
+    records = parse(text, { delimiter, to_line: 1, relax_column_count: true, max_record_size: csvLimits.maxRecordChars });
   } catch (err) {
-    throw new BadInputError('CSV_HEADER_UNREADABLE', `The first line cannot be read as a CSV header (${err instanceof Error ? err.message : String(err)}). Check its quotes.`, { cause: err });
+    throw new BadInputError('CSV_HEADER_UNREADABLE', `The first line cannot be read as a CSV header (${csvParseWhere(err as { code?: unknown })}). Check its quotes.`);
   }
+  const first = records[0];
+  if (!first) throw new BadInputError('CSV_HEADER_UNREADABLE', 'The first line cannot be read as a CSV header (it holds no record). Check its quotes.');
+  return first;
 }

@@ -3,7 +3,7 @@ import { csvLine } from './csv-text.js';
 import { TypeInference, type InferenceState } from './field-types.js';
 import type { RecordHandler, RecordText } from './record-stream.js';
 import type { RejectLine } from './reports.js';
-import { compileSchema, defaultMissingValues, type CompiledSchema } from './schema.js';
+import { compileSchema, defaultMissingValues, schemaInHeaderOrder, type CompiledSchema } from './schema.js';
 
 /** A block's output text: written pieces, and runs of input records copied as they are, joined once. */
 export class OutputText {
@@ -133,7 +133,7 @@ export class RowValidator {
 
   /** The schema as applied: the given one in header order, or the types inferred from all threads' states. */
   static applied(header: readonly string[], schema: TableSchema | undefined, states: InferenceState[][]): TableSchema {
-    if (schema) return compileSchema(schema, header).schema;
+    if (schema) return schemaInHeaderOrder(schema, header);
     return {
       fields: header.map((name, i) => ({ name, type: TypeInference.merge(states.map((s) => s[i]!)).type })),
       missingValues: defaultMissingValues,
