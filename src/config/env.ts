@@ -34,6 +34,17 @@ export const EnvSchema = z.object({
   DRAIN_TIMEOUT_SECONDS: z.coerce.number().min(0).max(3600).default(25),
   // How long a received message stays invisible between heartbeats; a crashed worker's jobs come back after this.
   VISIBILITY_TIMEOUT_SECONDS: z.coerce.number().int().min(5).max(43200).default(60),
+  // Audio input limits (docs/audio.md): from the WAV header and ffprobe before any decode, the length again on
+  // the decoded stream. 44.1 and 48 kHz always pass (the bounds cannot cross them); ffmpeg mixes down any count
+  // of channels up to 8 (beyond, only files naming a channel layout).
+  AUDIO_MAX_DURATION_SECONDS: positiveInt(3 * 3600),
+  AUDIO_MIN_SAMPLE_RATE: z.coerce.number().int().min(1).max(44100).default(8000),
+  AUDIO_MAX_SAMPLE_RATE: z.coerce.number().int().min(48000).max(768000).default(384000),
+  AUDIO_MAX_CHANNELS: z.coerce.number().int().min(1).max(8).default(8),
+  AUDIO_PROBE_TIMEOUT_SECONDS: positiveInt(30),
+  // Each ffmpeg run over an upload may take AUDIO_RUN_TIMEOUT_SECONDS + AUDIO_RUN_TIMEOUT_RATIO × the audio's length.
+  AUDIO_RUN_TIMEOUT_SECONDS: positiveInt(60),
+  AUDIO_RUN_TIMEOUT_RATIO: z.coerce.number().positive().max(10).default(0.1),
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   SENTRY_DSN: optionalUrl,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
