@@ -31,6 +31,14 @@ export const EnvSchema = z.object({
   ANALYSIS_CONCURRENCY: positiveInt(cores),
   // Checker threads one CSV validation runs besides its reader. Node's core count can exceed a container's CPU quota.
   CSV_THREADS: z.coerce.number().int().min(1).max(16).default(Math.min(cores, 4)),
+  // Bounds on a CSV job's Table Schema (src/tasks/csv/schema-limits.ts): over any, CSV_SCHEMA_TOO_LARGE.
+  // Every checker thread compiles the schema within a 48 MB heap; fields beyond the 2,000 columns a header may have match nothing.
+  CSV_SCHEMA_MAX_BYTES: positiveInt(1024 * 1024),
+  CSV_SCHEMA_MAX_FIELDS: positiveInt(2000),
+  CSV_SCHEMA_MAX_ENUM_VALUES: positiveInt(100_000),
+  CSV_SCHEMA_MAX_PATTERN_LENGTH: positiveInt(1000),
+  // RE2 instructions of all patterns together (a{1000} is 1,000): checking a character costs up to this many steps.
+  CSV_SCHEMA_MAX_PATTERN_SIZE: positiveInt(10_000),
   DRAIN_TIMEOUT_SECONDS: z.coerce.number().min(0).max(3600).default(25),
   // How long a received message stays invisible between heartbeats; a crashed worker's jobs come back after this.
   VISIBILITY_TIMEOUT_SECONDS: z.coerce.number().int().min(5).max(43200).default(60),

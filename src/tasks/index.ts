@@ -6,6 +6,7 @@ import { TranscodeTask } from './audio/transcode-task.js';
 import { WaveformTask } from './audio/waveform-task.js';
 import { CsvAnalysisTask } from './csv/analysis-task.js';
 import { CsvInspectTask } from './csv/inspect-task.js';
+import { schemaLimitsFrom } from './csv/schema-limits.js';
 import { CsvValidationTask } from './csv/validation-task.js';
 import { TaskRegistry } from './registry.js';
 
@@ -15,8 +16,8 @@ import { TaskRegistry } from './registry.js';
 export function defaultTaskRegistry(config: Config): TaskRegistry {
   const audio = createAudioToolkit(config);
   return new TaskRegistry()
-    .register('ingestion', 'csv', new CsvInspectTask())
-    .register('validation', 'csv', new CsvValidationTask({ threads: config.CSV_THREADS }))
+    .register('ingestion', 'csv', new CsvInspectTask(schemaLimitsFrom(config)))
+    .register('validation', 'csv', new CsvValidationTask({ threads: config.CSV_THREADS, schemaLimits: schemaLimitsFrom(config) }))
     .register('analysis', 'csv', new CsvAnalysisTask())
     .register('validation', 'audio', new AudioProbeTask(audio))
     .register('analysis', 'audio', new TranscodeTask(audio))

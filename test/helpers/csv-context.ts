@@ -5,9 +5,12 @@ import { Readable } from 'node:stream';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { pino } from 'pino';
 import type { Emulator } from '../../src/local/emulator.js';
+import { loadConfig } from '../../src/config/env.js';
 import { JobMessage, type CsvOptions } from '../../src/pipeline/messages.js';
 import type { StageName } from '../../src/pipeline/messages.js';
 import { jobKey, type ObjectStore } from '../../src/storage/object-store.js';
+import { schemaLimitsFrom } from '../../src/tasks/csv/schema-limits.js';
+import type { CsvValidationOptions } from '../../src/tasks/csv/validation-task.js';
 import type { Task, TaskContext } from '../../src/tasks/task.js';
 import { startStack } from './pipeline.js';
 
@@ -34,6 +37,10 @@ export async function startCsvStack(): Promise<CsvStack> {
     stop,
   };
 }
+
+const defaults = loadConfig({});
+/** The CSV tasks' options as the worker's defaults (EnvSchema) give them, with two checkers. */
+export const csvOptions: CsvValidationOptions = { threads: 2, schemaLimits: schemaLimitsFrom(defaults) };
 
 let jobs = 0;
 

@@ -6,7 +6,7 @@ import { CsvAnalysisTask } from '../../src/tasks/csv/analysis-task.js';
 import { CsvInspectTask } from '../../src/tasks/csv/inspect-task.js';
 import { AnalysisReport, RejectLine, ValidationReport } from '../../src/tasks/csv/reports.js';
 import { CsvValidationTask } from '../../src/tasks/csv/validation-task.js';
-import { csvJob, outputKey, runTask, startCsvStack, type CsvStack } from '../helpers/csv-context.js';
+import { csvJob, csvOptions, outputKey, runTask, startCsvStack, type CsvStack } from '../helpers/csv-context.js';
 import { describeCategories, describeNumbers, generateSales, salesSchema } from '../helpers/csv-data.js';
 
 let stack: CsvStack;
@@ -15,7 +15,7 @@ before(async () => {
 });
 after(() => stack.stop());
 
-const validation = new CsvValidationTask({ threads: 2 });
+const validation = new CsvValidationTask(csvOptions);
 const analysis = new CsvAnalysisTask();
 
 async function expectBadInput(promise: Promise<unknown>, code: string): Promise<BadInputError> {
@@ -148,9 +148,9 @@ for (const [label, make, code] of badInputs) {
 
 test('ingestion inspect refuses what it can see in the head, accepts a good file', async () => {
   await stack.put('u/dups.csv', 'a,a\n1,2\n');
-  await expectBadInput(runTask(stack, new CsvInspectTask(), csvJob(stack, 'u/dups.csv'), 'ingestion'), 'CSV_DUPLICATE_HEADER');
+  await expectBadInput(runTask(stack, new CsvInspectTask(csvOptions.schemaLimits), csvJob(stack, 'u/dups.csv'), 'ingestion'), 'CSV_DUPLICATE_HEADER');
   await stack.put('u/ok.csv.gz', gzipSync('a\tb\n1\t2\n'));
-  assert.deepEqual(await runTask(stack, new CsvInspectTask(), csvJob(stack, 'u/ok.csv.gz'), 'ingestion'), {});
+  assert.deepEqual(await runTask(stack, new CsvInspectTask(csvOptions.schemaLimits), csvJob(stack, 'u/ok.csv.gz'), 'ingestion'), {});
 });
 
 test('abort stops validation promptly', async () => {

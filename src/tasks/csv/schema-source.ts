@@ -1,6 +1,7 @@
 import { BadInputError } from '../../errors.js';
 import { TableSchema, type JobMessage } from '../../pipeline/messages.js';
 import type { ObjectStore } from '../../storage/object-store.js';
+import { checkSchema, checkSchemaBytes, describeSchemaIssue, type SchemaLimits } from './schema-limits.js';
 
 export interface SchemaChoice {
   schema: TableSchema | undefined;
@@ -8,39 +9,45 @@ export interface SchemaChoice {
   key?: string;
 }
 
-/** Largest schema document read from S3; a schema is a few KiB. */
-const maxSchemaBytes = 1024 * 1024;
-
 /**
  * The job's Table Schema: inline, or read by `schemaKey` from the job's input bucket (a schema travels
- * with the data it describes), or none, and then validation infers types.
+ * with the data it describes), or none, and then validation infers types. Either is held to `limits`
+ * (CSV_SCHEMA_TOO_LARGE) and compiled once here, so a bad one fails before the file is read. Errors
+ * name the key, sizes and places in the schema, never the object's text: a key may name any object.
  */
-export async function loadSchema(job: JobMessage, store: ObjectStore, signal: AbortSignal): Promise<SchemaChoice> {
-  if (job.csv?.schema) return { schema: job.csv.schema, source: 'inline' };
+export async function loadSchema(job: JobMessage, store: ObjectStore, signal: AbortSignal, limits: SchemaLimits): Promise<SchemaChoice> {
+  const inline = job.csv?.schema;
+  if (inline) {
+    checkSchemaBytes(Buffer.byteLength(JSON.stringify(inline)), limits);
+    checkSchema(inline, limits);
+    return { schema: inline, source: 'inline' };
+  }
   const key = job.csv?.schemaKey;
   if (!key) return { schema: undefined, source: 'inferred' };
   const ref = { bucket: job.input.bucket, key };
   store.inputScope.check(ref, 'csv.schemaKey');
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = (await store.readHead(ref, maxSchemaBytes + 1, signal)).toString('utf8');
+    // A ranged read: one byte past the limit tells an over-large object without reading the rest of it.
+    bytes = await store.readHead(ref, limits.maxBytes + 1, signal);
   } catch (err) {
     if (err instanceof BadInputError && err.code === 'INPUT_NOT_FOUND') {
       throw new BadInputError('CSV_SCHEMA_NOT_FOUND', `The schema s3://${ref.bucket}/${key} named by csv.schemaKey does not exist. Upload it there, or send the schema inline as csv.schema.`, { cause: err });
     }
     throw err;
   }
-  if (text.length > maxSchemaBytes) throw new BadInputError('CSV_SCHEMA_INVALID', `The schema s3://${ref.bucket}/${key} is larger than 1 MiB; a Table Schema is a small JSON document.`);
+  checkSchemaBytes(bytes.length, limits);
   let json: unknown;
   try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new BadInputError('CSV_SCHEMA_INVALID', `The schema s3://${ref.bucket}/${key} is not valid JSON (${(err as Error).message}). Fix the file.`, { cause: err });
+    json = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    // JSON.parse's message quotes the text around the error: not repeated, nor kept as a cause.
+    throw new BadInputError('CSV_SCHEMA_INVALID', `The schema s3://${ref.bucket}/${key} (${bytes.length} bytes) is not valid JSON. Fix the file.`);
   }
   const parsed = TableSchema.safeParse(json);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new BadInputError('CSV_SCHEMA_INVALID', `The schema s3://${ref.bucket}/${key} is not a Table Schema: ${issue?.path.join('.') || '(root)'}: ${issue?.message}. Fix the file.`);
+    throw new BadInputError('CSV_SCHEMA_INVALID', `The schema s3://${ref.bucket}/${key} is not a Table Schema: ${describeSchemaIssue(parsed.error.issues[0])}. Fix the file.`);
   }
+  checkSchema(parsed.data, limits);
   return { schema: parsed.data, source: 's3', key };
 }

@@ -6,7 +6,12 @@ import type { ValidationReport } from './reports.js';
 import { loadSchema } from './schema-source.js';
 import { readCsvHead, sniffCsv } from './sniff.js';
 import { validateInThreads } from './parallel-validation.js';
+import type { SchemaLimits } from './schema-limits.js';
 import type { CsvThreadOptions } from './thread-host.js';
+
+export interface CsvValidationOptions extends CsvThreadOptions {
+  schemaLimits: SchemaLimits;
+}
 
 /**
  * Validation: streams the input from S3 through parsing threads (parallel-validation.ts) into validated.csv and rejects.jsonl
@@ -16,12 +21,12 @@ import type { CsvThreadOptions } from './thread-host.js';
 export class CsvValidationTask implements Task {
   readonly name = 'csv-validation';
 
-  constructor(private readonly options: CsvThreadOptions) {}
+  constructor(private readonly options: CsvValidationOptions) {}
 
   async run(ctx: TaskContext): Promise<TaskResult> {
     const { job, store, signal } = ctx;
     const format = sniffCsv(await readCsvHead(store, job.input, signal));
-    const schema = await loadSchema(job, store, signal);
+    const schema = await loadSchema(job, store, signal, this.options.schemaLimits);
     const keys = { validated: jobKey(job.jobId, 'validated.csv'), rejects: jobKey(job.jobId, 'rejects.jsonl'), report: jobKey(job.jobId, 'validation.json') };
     const validated = new PassThrough({ highWaterMark: 1 << 20 });
     const rejects = new PassThrough({ highWaterMark: 1 << 20 });
