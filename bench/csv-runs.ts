@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { finished, pipeline } from 'node:stream/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parse } from 'csv-parse';
+import { loadConfig } from '../src/config/env.js';
 import type { TableSchema } from '../src/pipeline/messages.js';
 
 const dist = new URL('../dist/tasks/csv/', import.meta.url);
@@ -52,7 +53,7 @@ export async function stageline(file: string, schema: TableSchema, dir: string):
   const validatedPath = join(dir, 'validated.csv');
   const validated = createWriteStream(validatedPath);
   const rejects = createWriteStream(join(dir, 'rejects.jsonl'));
-  const counts = await validateInThreads(format, schema, createReadStream(file), { 'validated.csv': validated, 'rejects.jsonl': rejects }, signal, threads);
+  const counts = await validateInThreads(format, schema, createReadStream(file), { 'validated.csv': validated, 'rejects.jsonl': rejects }, signal, { threads, uniqueHeapMb: loadConfig({}).CSV_UNIQUE_HEAP_MB });
   validated.end();
   rejects.end();
   await Promise.all([finished(validated), finished(rejects)]);

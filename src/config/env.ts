@@ -39,6 +39,8 @@ export const EnvSchema = z.object({
   CSV_SCHEMA_MAX_PATTERN_LENGTH: positiveInt(1000),
   // RE2 instructions of all patterns together (a{1000} is 1,000): checking a character costs up to this many steps.
   CSV_SCHEMA_MAX_PATTERN_SIZE: positiveInt(10_000),
+  // Heap of the checker thread holding a `unique` constraint's values; past it the job fails with CSV_MEMORY_LIMIT.
+  CSV_UNIQUE_HEAP_MB: z.coerce.number().int().min(16).default(512),
   DRAIN_TIMEOUT_SECONDS: z.coerce.number().min(0).max(3600).default(25),
   // How long a received message stays invisible between heartbeats; a crashed worker's jobs come back after this.
   VISIBILITY_TIMEOUT_SECONDS: z.coerce.number().int().min(5).max(43200).default(60),

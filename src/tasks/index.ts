@@ -17,7 +17,7 @@ export function defaultTaskRegistry(config: Config): TaskRegistry {
   const audio = createAudioToolkit(config);
   return new TaskRegistry()
     .register('ingestion', 'csv', new CsvInspectTask(schemaLimitsFrom(config)))
-    .register('validation', 'csv', new CsvValidationTask({ threads: config.CSV_THREADS, schemaLimits: schemaLimitsFrom(config) }))
+    .register('validation', 'csv', new CsvValidationTask({ threads: config.CSV_THREADS, uniqueHeapMb: config.CSV_UNIQUE_HEAP_MB, schemaLimits: schemaLimitsFrom(config) }))
     .register('analysis', 'csv', new CsvAnalysisTask())
     .register('validation', 'audio', new AudioProbeTask(audio))
     .register('analysis', 'audio', new TranscodeTask(audio))

@@ -40,7 +40,7 @@ export async function startCsvStack(): Promise<CsvStack> {
 
 const defaults = loadConfig({});
 /** The CSV tasks' options as the worker's defaults (EnvSchema) give them, with two checkers. */
-export const csvOptions: CsvValidationOptions = { threads: 2, schemaLimits: schemaLimitsFrom(defaults) };
+export const csvOptions: CsvValidationOptions = { threads: 2, uniqueHeapMb: defaults.CSV_UNIQUE_HEAP_MB, schemaLimits: schemaLimitsFrom(defaults) };
 
 let jobs = 0;
 

@@ -6,6 +6,7 @@ import { validateInThreads } from '../../src/tasks/csv/parallel-validation.js';
 import { streamRecords } from '../../src/tasks/csv/record-stream.js';
 import { sniffCsv } from '../../src/tasks/csv/sniff.js';
 import { OutputText, RowValidator } from '../../src/tasks/csv/validator.js';
+import { csvOptions } from '../helpers/csv-context.js';
 
 const schema: TableSchema = {
   fields: [
@@ -60,7 +61,7 @@ async function inThreads(text: string, tableSchema: TableSchema | undefined, chu
   const validated = new PassThrough();
   const rejects = new PassThrough();
   const [v, r] = [collect(validated), collect(rejects)];
-  const counts = await validateInThreads(format, tableSchema, Readable.from(chunks), { 'validated.csv': validated, 'rejects.jsonl': rejects }, new AbortController().signal, 2);
+  const counts = await validateInThreads(format, tableSchema, Readable.from(chunks), { 'validated.csv': validated, 'rejects.jsonl': rejects }, new AbortController().signal, csvOptions);
   return { validated: v(), rejects: r(), counts };
 }
 

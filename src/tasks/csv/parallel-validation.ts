@@ -3,7 +3,7 @@ import type { Readable, Writable } from 'node:stream';
 import { AbortedError } from '../../errors.js';
 import type { TableSchema } from '../../pipeline/messages.js';
 import type { CsvFormat } from './sniff.js';
-import { CsvThread, runCsvThread } from './thread-host.js';
+import { CsvThread, runCsvThread, type CsvThreadOptions } from './thread-host.js';
 import type { BlockPlace, FromThread, OutputName, ThreadSpec, ValidationCounts } from './thread-protocol.js';
 import { hasUniqueConstraint } from './schema.js';
 import { RowValidator } from './validator.js';
@@ -16,7 +16,7 @@ type Checked = Extract<FromThread, { type: 'checked' }>;
 
 /**
  * Validation across threads. A reader thread decodes the input and cuts it into blocks of whole records
- * (block-reader.ts); `threads` checker threads validate blocks side by side; this thread hands blocks out, writes
+ * (block-reader.ts); `options.threads` checker threads validate blocks side by side; this thread hands blocks out, writes
  * each block's outputs in file order and adds up the counts. The result is the one a single pass gives,
  * byte for byte (rows are numbered from each block's first row, inference states merge). A schema with a
  * `unique` constraint gets one checker, since the values seen must be one set, in file order.
@@ -30,9 +30,9 @@ export async function validateInThreads(
   input: Readable,
   outputs: Record<OutputName, Writable>,
   signal: AbortSignal,
-  threads: number,
+  options: CsvThreadOptions,
 ): Promise<ValidationCounts> {
-  const checkerCount = hasUniqueConstraint(schema) ? 1 : Math.max(1, threads);
+  const checkerCount = hasUniqueConstraint(schema) ? 1 : Math.max(1, options.threads);
   const checkers: { thread: CsvThread<Extract<ThreadSpec, { mode: 'check' }>>; busy: number }[] = [];
   const queued: Block[] = [];
   const finished = new Map<number, Checked>();
@@ -76,13 +76,17 @@ export async function validateInThreads(
     header = cells;
     for (let i = 0; i < checkerCount; i += 1) {
       const checker = {
-        thread: new CsvThread({ mode: 'check', header: cells, schema, delimiter: format.delimiter }, (msg) => {
-          if (msg.type !== 'checked') return;
-          checker.busy -= 1;
-          finished.set(msg.index, msg);
-          writeInOrder();
-          dispatch();
-        }),
+        thread: new CsvThread(
+          { mode: 'check', header: cells, schema, delimiter: format.delimiter },
+          (msg) => {
+            if (msg.type !== 'checked') return;
+            checker.busy -= 1;
+            finished.set(msg.index, msg);
+            writeInOrder();
+            dispatch();
+          },
+          options.uniqueHeapMb,
+        ),
         busy: 0,
       };
       checker.thread.result.catch((err: unknown) => failure?.(err));

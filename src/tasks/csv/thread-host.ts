@@ -15,11 +15,28 @@ const entry = new URL(fromSource ? './thread-main.ts' : './thread-main.js', impo
  * Heap bounds per thread. Each block or chunk leaves a dead megabyte-sized string behind, and V8 lets a
  * heap grow far before it collects them: a thread that keeps little alive gets a small heap, so its RSS
  * stays flat (measured: 355 MB -> 246 MB peak for validation with two checkers). A checker holding a
- * `unique` set, and analysis (its value counts), keep data in proportion to the file and get no bound.
+ * `unique` set keeps data in proportion to the file: `keepsDataHeapMb` (CSV_UNIQUE_HEAP_MB) bounds it,
+ * so a column of millions of distinct values fails its job instead of the container. Analysis (its value
+ * counts spill to disk) gets no bound.
  */
-function heapLimits(spec: ThreadSpec): ResourceLimits {
+function heapLimits(spec: ThreadSpec, keepsDataHeapMb: number | undefined): ResourceLimits {
   const keepsLittle = spec.mode === 'read' || (spec.mode === 'check' && !hasUniqueConstraint(spec.schema));
-  return keepsLittle ? { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 48 } : { maxYoungGenerationSizeMb: 8 };
+  if (keepsLittle) return { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 48 };
+  return keepsDataHeapMb === undefined ? { maxYoungGenerationSizeMb: 8 } : { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: keepsDataHeapMb };
+}
+
+const threadRoles = { read: 'reading thread', check: 'checking thread', analyse: 'analysis thread' } as const;
+
+/**
+ * A thread that ran out of its heap did so on this input (schemas and records are bounded, so what grows
+ * is what the file holds, such as a `unique` column's distinct values): the job fails, it is not retried.
+ */
+function outOfMemory(spec: ThreadSpec, limits: ResourceLimits): BadInputError {
+  const heap = limits.maxOldGenerationSizeMb === undefined ? 'its heap' : `its ${limits.maxOldGenerationSizeMb} MB heap`;
+  return new BadInputError(
+    'CSV_MEMORY_LIMIT',
+    `The CSV ${threadRoles[spec.mode]} ran out of ${heap} on this file. A unique constraint keeps every distinct value of its column in memory: drop it or split the file (the operator can raise CSV_UNIQUE_HEAP_MB).`,
+  );
 }
 
 /** A CSV thread, with its messages typed and its failures mapped to our errors. */
@@ -28,17 +45,18 @@ export class CsvThread<S extends ThreadSpec> {
   /** Settles with the thread's result, or its failure (a BadInputError keeps its code). */
   readonly result: Promise<ThreadResult<S>>;
 
-  constructor(spec: S, onMessage: (msg: FromThread) => void = () => undefined) {
+  constructor(spec: S, onMessage: (msg: FromThread) => void = () => undefined, keepsDataHeapMb?: number) {
+    const resourceLimits = heapLimits(spec, keepsDataHeapMb);
     this.worker = fromSource
-      ? new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); });`, { eval: true, workerData: spec, resourceLimits: heapLimits(spec) })
-      : new Worker(entry, { workerData: spec, resourceLimits: heapLimits(spec) });
+      ? new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); });`, { eval: true, workerData: spec, resourceLimits })
+      : new Worker(entry, { workerData: spec, resourceLimits });
     this.result = new Promise<ThreadResult<S>>((resolve, reject) => {
       this.worker.on('message', (msg: FromThread) => {
         if (msg.type === 'result') resolve(msg.value as ThreadResult<S>);
         else if (msg.type === 'failed') reject(msg.name === 'BadInputError' && msg.code ? new BadInputError(msg.code, msg.message) : new Error(`CSV thread failed: ${msg.message}`));
         else onMessage(msg);
       });
-      this.worker.on('error', reject);
+      this.worker.on('error', (err: Error & { code?: unknown }) => reject(err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? outOfMemory(spec, resourceLimits) : err));
       this.worker.on('exit', (code) => reject(new Error(`CSV thread exited (code ${code}) before it finished`)));
     });
     // Awaited by the owner; a thread terminated after a sibling failed is not an unhandled rejection.
@@ -57,6 +75,8 @@ export class CsvThread<S extends ThreadSpec> {
 export interface CsvThreadOptions {
   /** Checker threads validation runs besides its reader (CSV_THREADS). */
   threads: number;
+  /** Heap of the one checker that holds a `unique` constraint's values (CSV_UNIQUE_HEAP_MB). */
+  uniqueHeapMb: number;
 }
 
 export interface FeedControl {

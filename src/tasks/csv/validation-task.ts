@@ -39,7 +39,7 @@ export class CsvValidationTask implements Task {
     let counts;
     try {
       const input = await store.getStream(job.input, signal);
-      counts = await validateInThreads(format, schema.schema, input, { 'validated.csv': validated, 'rejects.jsonl': rejects }, signal, this.options.threads);
+      counts = await validateInThreads(format, schema.schema, input, { 'validated.csv': validated, 'rejects.jsonl': rejects }, signal, this.options);
     } catch (err) {
       validated.destroy();
       rejects.destroy();
