@@ -62,7 +62,7 @@ export const EnvSchema = z.object({
   // Set by ECS on every task: where scale-in protection is requested while jobs are in flight.
   ECS_AGENT_URI: optionalUrl,
   FFPROBE_PATH: z.string().min(1).optional(),
-  // What a job may read (src/pipeline/input-scope.ts). INPUT_BUCKETS unset means S3_BUCKET alone.
+  // What a job may read (src/storage/input-scope.ts). INPUT_BUCKETS unset means S3_BUCKET alone.
   INPUT_BUCKETS: z.string().transform(commaList).pipe(z.array(z.string().min(3)).min(1, 'name at least one bucket')).optional(),
   INPUT_PREFIXES: z
     .string()

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { AwsClients } from '../config/aws.js';
 import { ConfigError, concurrencyVar, queueUrlFor, queueVar, requireBucket, type Config } from '../config/env.js';
 import { IngestionMessage } from '../pipeline/ingestion-request.js';
-import { InputScope } from '../pipeline/input-scope.js';
+import { InputScope } from '../storage/input-scope.js';
 import { JobEvents } from '../pipeline/job-events.js';
 import { DeadLetterWatcher } from '../pipeline/dead-letter-watcher.js';
 import { JobStatusStore, checkConditionalWrites } from '../pipeline/job-status.js';

@@ -10,7 +10,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import type { z } from 'zod';
 import { BadInputError } from '../errors.js';
-import { InputScope } from '../pipeline/input-scope.js';
+import { InputScope } from './input-scope.js';
 import type { ObjectRef } from '../pipeline/messages.js';
 
 export interface ObjectInfo {

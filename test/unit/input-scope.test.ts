@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { S3Client } from '@aws-sdk/client-s3';
 import { ConfigError, loadConfig } from '../../src/config/env.js';
 import { BadInputError } from '../../src/errors.js';
-import { InputScope, keyProblem } from '../../src/pipeline/input-scope.js';
+import { InputScope, keyProblem } from '../../src/storage/input-scope.js';
 import { JobMessage } from '../../src/pipeline/messages.js';
 import { ObjectStore } from '../../src/storage/object-store.js';
 import { schemaLimitsFrom } from '../../src/tasks/csv/schema-limits.js';

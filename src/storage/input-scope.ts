@@ -1,6 +1,6 @@
 import { EnvSchema, requireBucket, type Config } from '../config/env.js';
 import { BadInputError } from '../errors.js';
-import type { ObjectRef } from './messages.js';
+import type { ObjectRef } from '../pipeline/messages.js';
 
 /** The worker's own outputs: never input, whatever INPUT_PREFIXES says. */
 export const outputsPrefix = 'jobs/';
