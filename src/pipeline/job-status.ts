@@ -1,44 +1,15 @@
 import type { Logger } from 'pino';
-import { z } from 'zod';
 import { BadInputError, errorMessage } from '../errors.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { jobKey } from '../storage/object-store.js';
-import { JobKind, ObjectRef, StageName, type JobMessage } from './messages.js';
+import type { ObjectRef, StageName } from './messages.js';
+import { JobStatus, type ErrorInfo, type JobIdentity } from './status-document.js';
 import { applyTransition, type Transition } from './status-transitions.js';
 import { retryWhileUnavailable, type Backoff } from './store-retry.js';
 
-export const ErrorInfo = z.object({ code: z.string(), message: z.string() });
-export type ErrorInfo = z.infer<typeof ErrorInfo>;
-
-export const StageStatus = z.object({
-  // `retrying`: the attempt failed; the message will be delivered again (after the last attempt, it is dead-lettered).
-  state: z.enum(['queued', 'running', 'retrying', 'succeeded', 'failed']),
-  attempts: z.number().int().nonnegative(),
-  startedAt: z.string().optional(),
-  finishedAt: z.string().optional(),
-  durationMs: z.number().nonnegative().optional(),
-  error: ErrorInfo.optional(),
-});
-export type StageStatus = z.infer<typeof StageStatus>;
-
-/** Contract section 5: `jobs/<jobId>/status.json`. */
-export const JobStatus = z.object({
-  jobId: z.string(),
-  kind: JobKind.optional(),
-  // `scheduled`: waits for its runAt; `cancelled`: stopped before it started. Final: succeeded, failed, cancelled.
-  state: z.enum(['scheduled', 'queued', 'running', 'succeeded', 'failed', 'cancelled']),
-  input: ObjectRef,
-  stages: z.partialRecord(StageName, StageStatus),
-  outputs: z.record(z.string(), z.string()),
-  error: ErrorInfo.extend({ stage: StageName }).optional(),
-  updatedAt: z.string(),
-});
-export type JobStatus = z.infer<typeof JobStatus>;
+export { ErrorInfo, JobStatus, StageStatus, type JobIdentity } from './status-document.js';
 
 export const statusKey = (jobId: string): string => jobKey(jobId, 'status.json');
-
-/** What a status writer knows of its job: enough to create the document on the job's first write. */
-export type JobIdentity = Pick<JobMessage, 'jobId' | 'input'> & { kind?: JobMessage['kind'] };
 
 /**
  * The result of one status change. `changed` is false when the forward-only rules refused it (the

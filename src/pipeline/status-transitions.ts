@@ -1,4 +1,4 @@
-import type { ErrorInfo, JobIdentity, JobStatus, StageStatus } from './job-status.js';
+import type { ErrorInfo, JobIdentity, JobStatus, StageStatus } from './status-document.js';
 import { stageNames, type StageName } from './messages.js';
 
 /**
