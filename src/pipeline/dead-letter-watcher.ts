@@ -6,6 +6,7 @@ import type { JobEvents } from './job-events.js';
 import { JobIdConflictError, type JobIdentity, type JobStatusStore } from './job-status.js';
 import { JobMessage, type StageName } from './messages.js';
 import { retryWhileUnavailable } from './store-retry.js';
+import { abortableSleep } from '../queue/backoff.js';
 
 /**
  * How long a DLQ message received by a sweep stays hidden, at most: the sweep makes it visible again
@@ -85,7 +86,7 @@ export class DeadLetterWatcher {
         if (signal.aborted) break;
         logger.error({ err: errorMessage(err), deadLetterQueueUrl: this.options.deadLetterQueueUrl }, 'dead-letter queue sweep failed; trying again after a pause');
       }
-      if (found === 'only-handled') await pause(this.idlePauseMs, signal);
+      if (found === 'only-handled') await abortableSleep(this.idlePauseMs, signal);
     }
   }
 
@@ -204,17 +205,4 @@ function deadLetteredJobs(stage: StageName, body: string, origin: { defaultBucke
   const json: unknown = JSON.parse(body);
   if (stage === 'ingestion') return requestedJobs(IngestionMessage.parse(json), origin);
   return [JobMessage.parse(json)];
-}
-
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

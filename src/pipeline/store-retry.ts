@@ -1,3 +1,4 @@
+import { abortableSleep, jitteredBackoff } from '../queue/backoff.js';
 import { AbortedError, errorMessage, isInfrastructureError } from '../errors.js';
 
 /** Capped exponential backoff with jitter: attempt n waits between half and all of min(cap, base * 2^(n-1)). */
@@ -31,29 +32,14 @@ export async function retryWhileUnavailable<T>(call: () => Promise<T>, options: 
     } catch (err) {
       if (signal?.aborted) throw givenUp(signal, err);
       if (!isInfrastructureError(err)) throw err;
-      const exp = Math.min(backoff.capMs, backoff.baseMs * 2 ** Math.min(failures - 1, 30));
-      const waitMs = Math.round(exp / 2 + (random() * exp) / 2);
+      const waitMs = jitteredBackoff(failures - 1, backoff.baseMs, backoff.capMs, random);
       options.onRetry?.(err, failures, waitMs);
-      await sleep(waitMs, signal, err);
+      await abortableSleep(waitMs, signal);
+      if (signal?.aborted) throw givenUp(signal, err);
     }
   }
 }
 
 function givenUp(signal: AbortSignal | undefined, last: unknown): AbortedError {
   return new AbortedError(`gave up waiting for the store: ${errorMessage(signal?.reason ?? 'aborted')}`, { cause: last });
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined, last: unknown): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const stop = () => {
-      clearTimeout(timer);
-      reject(givenUp(signal, last));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', stop);
-      resolve();
-    }, ms);
-    if (signal?.aborted) stop();
-    else signal?.addEventListener('abort', stop, { once: true });
-  });
 }

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { AwsClients } from '../config/aws.js';
 import { errorMessage, isInfrastructureError } from '../errors.js';
+import { abortableSleep, jitteredBackoff } from './backoff.js';
 
 /** A cheap call to the guarded service; it resolves when the service answers. */
 export type Probe = (signal: AbortSignal) => Promise<unknown>;
@@ -90,14 +91,13 @@ export class CircuitBreaker {
 
   /** Delay before probe number `attempt` (0-based): exponential, capped, and jittered over its upper half. */
   probeDelayMs(attempt: number): number {
-    const exp = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** attempt);
-    return Math.round(exp / 2 + (this.random() * exp) / 2);
+    return jitteredBackoff(attempt, this.baseDelayMs, this.maxDelayMs, this.random);
   }
 
   private async probeUntilAnswered(): Promise<void> {
     const signal = this.stopping.signal;
     for (let attempt = this.firstAttempt; ; attempt++) {
-      await sleep(this.probeDelayMs(attempt), signal);
+      await abortableSleep(this.probeDelayMs(attempt), signal);
       if (signal.aborted) return;
       try {
         await this.options.probe(signal);
@@ -118,19 +118,6 @@ export class CircuitBreaker {
     this.options.logger.info({ service: this.service, openForMs: this.closedAt - this.openedAt, probes }, `${this.service} answers again: receives resumed`);
     for (const release of [...this.waiters]) release();
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 /** The part of an SDK client's middleware stack used here; S3Client's and SQSClient's both fit it. */

@@ -14,6 +14,7 @@ import { startHeartbeat } from './heartbeat.js';
 import { noInstrumentation, type QueueInstrumentation } from './instrumentation.js';
 import { isLastAttempt, outcomeForError, retryDelaySeconds, type Outcome } from './outcome.js';
 import { sendToDeadLetter, type RedriveInfo } from './redrive.js';
+import { abortableSleep } from './backoff.js';
 
 export interface MessageContext {
   readonly messageId: string;
@@ -477,17 +478,4 @@ export class QueueConsumer<S extends z.ZodType> {
     logger.warn({ delaySeconds }, 'last attempt met an outage: the message was re-sent with a fresh retry budget');
     return true;
   }
-}
-
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

@@ -1,3 +1,4 @@
+import { jitteredBackoff } from './backoff.js';
 import { AbortedError, BadInputError, BadMessageError, LeaseLostError, errorMessage, isInfrastructureError } from '../errors.js';
 
 /**
@@ -46,8 +47,7 @@ export function outcomeForError(err: unknown, signal?: AbortSignal): Outcome {
 
 /** Capped exponential backoff with full jitter on the upper half, from the receive count. */
 export function retryDelaySeconds(receiveCount: number, baseSeconds = 5, capSeconds = 900, random: () => number = Math.random): number {
-  const exp = Math.min(capSeconds, baseSeconds * 2 ** Math.max(0, receiveCount - 1));
-  return Math.round(exp / 2 + (random() * exp) / 2);
+  return jitteredBackoff(receiveCount - 1, baseSeconds, capSeconds, random);
 }
 
 /** A message held when S3 or SQS failed comes back after 10-30 s: by then the circuit breaker gates receives. */
