@@ -9,8 +9,8 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
-import { loadConfig } from '../src/config/env.js';
-import type { TableSchema } from '../src/pipeline/messages.js';
+import { loadConfig } from '../src/contract/env.js';
+import type { TableSchema } from '../src/tasks/csv/options.js';
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
 const root = resolve(args.get('root') ?? new URL('..', import.meta.url).pathname);

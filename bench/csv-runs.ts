@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { finished, pipeline } from 'node:stream/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parse } from 'csv-parse';
-import { loadConfig } from '../src/config/env.js';
-import type { TableSchema } from '../src/pipeline/messages.js';
+import { loadConfig } from '../src/contract/env.js';
+import type { TableSchema } from '../src/tasks/csv/options.js';
 
 const dist = new URL('../dist/tasks/csv/', import.meta.url);
 const { csvLimits } = (await import(new URL('limits.js', dist).href)) as typeof import('../src/tasks/csv/limits.js');

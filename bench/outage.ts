@@ -13,10 +13,10 @@
  */
 import type { ReceiveMessageCommandOutput } from '@aws-sdk/client-sqs';
 import { pino } from 'pino';
-import { createAwsClients } from '../src/config/aws.js';
+import { createAwsClients } from '../src/aws/clients.js';
 import { startWorker } from '../src/daemon/worker.js';
-import { stageNames } from '../src/pipeline/messages.js';
-import { TaskRegistry } from '../src/tasks/registry.js';
+import { stageNames } from '../src/contract/stages.js';
+import { TaskRegistry } from '../src/pipeline/registry.js';
 import { startFaultProxy, type FaultTarget } from '../test/helpers/fault-proxy.js';
 import { jobStatus, putObject, queueDepth, sendRaw, startStack } from '../test/helpers/pipeline.js';
 import { RecordingTask } from '../test/helpers/recording-task.js';

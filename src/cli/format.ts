@@ -1,5 +1,5 @@
-import type { JobStatus } from '../pipeline/job-status.js';
-import { stageNames } from '../pipeline/messages.js';
+import type { JobStatus } from '../contract/status-document.js';
+import { stageNames } from '../contract/stages.js';
 
 /** The status document as a person reads it. */
 export function formatStatus(status: JobStatus, outputBucket: string): string {

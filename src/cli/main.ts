@@ -1,10 +1,11 @@
 import { parseArgs } from 'node:util';
-import { createAwsClients } from '../config/aws.js';
-import { ConfigError, loadConfig, requireBucket } from '../config/env.js';
+import { createAwsClients } from '../aws/clients.js';
+import { ConfigError, loadConfig, requireBucket } from '../contract/env.js';
 import { createLogger } from '../daemon/logger.js';
-import { startEmulator } from '../local/emulator.js';
+import { startEmulator } from './emulator.js';
 import { JobStatusStore } from '../pipeline/job-status.js';
-import { JobKind, StageName } from '../pipeline/messages.js';
+import { JobKind } from '../contract/job.js';
+import { StageName } from '../contract/stages.js';
 import { ObjectStore } from '../storage/object-store.js';
 import { dlq } from './commands/dlq.js';
 import { submit } from './commands/submit.js';

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ConsumerObserver } from '../queue/consumer.js';
 import type { OutcomeKind } from '../queue/outcome.js';
-import type { StageName } from '../pipeline/messages.js';
+import type { StageName } from '../contract/stages.js';
 
 const settledCounter: Record<OutcomeKind, 'succeeded' | 'failed' | 'retried' | 'deadLettered' | 'released' | 'abandoned'> = {
   done: 'succeeded',

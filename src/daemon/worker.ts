@@ -3,23 +3,25 @@ import type { AddressInfo } from 'node:net';
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { Logger } from 'pino';
-import type { AwsClients } from '../config/aws.js';
-import { ConfigError, concurrencyVar, queueUrlFor, queueVar, requireBucket, type Config } from '../config/env.js';
-import { IngestionMessage } from '../pipeline/ingestion-request.js';
-import { InputScope } from '../storage/input-scope.js';
-import { JobEvents } from '../pipeline/job-events.js';
+import type { z } from 'zod';
+import type { AwsClients } from '../aws/clients.js';
+import { ConfigError, concurrencyVar, queueUrlFor, queueVar, requireBucket, type Config } from '../contract/env.js';
+import { JobEvent, jobMessageSchemas, type IngestionMessage, type JobMessage } from '../contract/job.js';
+import { nextStage, type StageName } from '../contract/stages.js';
 import { DeadLetterWatcher } from '../pipeline/dead-letter-watcher.js';
+import { JobEvents } from '../pipeline/job-events.js';
 import { JobStatusStore, checkConditionalWrites } from '../pipeline/job-status.js';
-import { JobEvent, JobMessage, nextStage, type StageName } from '../pipeline/messages.js';
+import type { TaskRegistry } from '../pipeline/registry.js';
 import { ingestionHandler, stageHandler, type PipelineDeps } from '../pipeline/stage-handlers.js';
+import type { KindDefinition } from '../pipeline/task.js';
+import { InputScope } from '../storage/input-scope.js';
 import { startCircuitBreakers } from '../queue/circuit-breaker.js';
 import { QueueConsumer, type ReceiveGate } from '../queue/consumer.js';
 import { noInstrumentation, type QueueInstrumentation } from '../queue/instrumentation.js';
 import { channel, Publisher } from '../queue/publisher.js';
 import { resolveRedrive } from '../queue/redrive.js';
 import { ObjectStore } from '../storage/object-store.js';
-import { defaultTaskRegistry } from '../tasks/index.js';
-import type { TaskRegistry } from '../tasks/registry.js';
+import { defaultTaskRegistry, kindDefinitions } from '../tasks/index.js';
 import { startHttpServer } from './http-server.js';
 import { WorkerMetrics } from './metrics.js';
 
@@ -28,6 +30,8 @@ export interface WorkerOptions {
   clients: AwsClients;
   logger: Logger;
   registry?: TaskRegistry;
+  /** The kinds of job (detection, options); the plug-ins of src/tasks by default. */
+  kinds?: readonly KindDefinition[];
   instrumentation?: QueueInstrumentation;
   reportError?: PipelineDeps['reportError'];
   /** Total messages in flight across stages, on every change (ECS scale-in protection listens). */
@@ -52,7 +56,7 @@ export function longPollSeconds(drainTimeoutSeconds: number): number {
 const receiveGraceMs = 60_000;
 
 export interface Worker {
-  readonly consumers: QueueConsumer<typeof IngestionMessage | typeof JobMessage>[];
+  readonly consumers: QueueConsumer<z.ZodType<IngestionMessage> | z.ZodType<JobMessage>>[];
   readonly httpPort: number;
   /** SIGTERM semantics: stop receiving, drain, then abort and release what is left. */
   stop(): Promise<void>;
@@ -65,13 +69,16 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   const store = new ObjectStore(clients.s3, requireBucket(config), InputScope.fromConfig(config));
   const publisher = new Publisher(clients.sqs, instrumentation);
   const metrics = new WorkerMetrics();
+  const kinds = options.kinds ?? kindDefinitions;
+  const messages = jobMessageSchemas(kinds);
   const nextChannels: PipelineDeps['nextChannels'] = {};
   for (const stage of config.STAGES) {
     const next = nextStage(stage);
-    if (next) nextChannels[next] = channel(next, queueUrlFor(config, next), JobMessage);
+    if (next) nextChannels[next] = channel(next, queueUrlFor(config, next), messages.JobMessage);
   }
   const deps: PipelineDeps = {
     registry: options.registry ?? defaultTaskRegistry(config),
+    kinds,
     store,
     statuses: new JobStatusStore(store, { logger }),
     events: new JobEvents(publisher, config.SQS_EVENTS_QUEUE_URL ? channel('events', config.SQS_EVENTS_QUEUE_URL, JobEvent) : undefined, { logger }),
@@ -113,6 +120,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
             stage,
             deadLetterQueueUrl: redrive.deadLetterQueueUrl,
             defaultBucket: store.bucket,
+            messages,
             statuses: deps.statuses,
             events: deps.events,
             logger: logger.child({ stage, component: 'dlq-watcher' }),
@@ -146,8 +154,8 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       gates,
     };
     return stage === 'ingestion'
-      ? new QueueConsumer({ ...common, schema: IngestionMessage, handler: ingestionHandler(deps) })
-      : new QueueConsumer({ ...common, schema: JobMessage, handler: stageHandler(deps, stage) });
+      ? new QueueConsumer({ ...common, schema: messages.IngestionMessage, handler: ingestionHandler(deps) })
+      : new QueueConsumer({ ...common, schema: messages.JobMessage, handler: stageHandler(deps, stage) });
   });
 
   let ready = false;

@@ -1,10 +1,12 @@
 import { ChangeMessageVisibilityBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Logger } from 'pino';
-import { AbortedError, errorMessage } from '../errors.js';
-import { IngestionMessage, requestedJobs } from './ingestion-request.js';
+import { AbortedError, errorMessage } from '../contract/errors.js';
+import { requestedJobs } from './ingestion-request.js';
 import type { JobEvents } from './job-events.js';
-import { JobIdConflictError, type JobIdentity, type JobStatusStore } from './job-status.js';
-import { JobMessage, type StageName } from './messages.js';
+import { JobIdConflictError, type JobStatusStore } from './job-status.js';
+import { type JobIdentity } from '../contract/status-document.js';
+import type { JobMessageSchemas } from '../contract/job.js';
+import { type StageName } from '../contract/stages.js';
 import { retryWhileUnavailable } from './store-retry.js';
 import { abortableSleep } from '../queue/backoff.js';
 
@@ -23,6 +25,8 @@ export interface DeadLetterWatcherOptions {
   deadLetterQueueUrl: string;
   /** The pipeline bucket: the input bucket of a job request that names none. */
   defaultBucket: string;
+  /** The schemas the stage's consumer reads its messages with. */
+  messages: JobMessageSchemas;
   statuses: JobStatusStore;
   events: JobEvents;
   logger: Logger;
@@ -158,7 +162,7 @@ export class DeadLetterWatcher {
     const signal = this.controller.signal;
     let jobs: JobIdentity[];
     try {
-      jobs = deadLetteredJobs(stage, body, { defaultBucket: this.options.defaultBucket, messageId });
+      jobs = deadLetteredJobs(this.options.messages, stage, body, { defaultBucket: this.options.defaultBucket, messageId });
     } catch (err) {
       logger.warn({ messageId, err: errorMessage(err) }, 'dead-lettered message is not a job: skipped');
       return true;
@@ -201,8 +205,8 @@ type SweepResult = 'nothing' | 'only-handled' | 'new';
  * The jobs a stage's message body stands for, as the consumer would read them; throws for a body that
  * is not a job (bad JSON or no schema: the consumer dead-letters those itself).
  */
-function deadLetteredJobs(stage: StageName, body: string, origin: { defaultBucket: string; messageId: string }): JobIdentity[] {
+function deadLetteredJobs(messages: JobMessageSchemas, stage: StageName, body: string, origin: { defaultBucket: string; messageId: string }): JobIdentity[] {
   const json: unknown = JSON.parse(body);
-  if (stage === 'ingestion') return requestedJobs(IngestionMessage.parse(json), origin);
-  return [JobMessage.parse(json)];
+  if (stage === 'ingestion') return requestedJobs(messages.IngestionMessage.parse(json), origin);
+  return [messages.JobMessage.parse(json)];
 }

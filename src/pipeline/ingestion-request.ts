@@ -1,29 +1,12 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { BadMessageError } from '../errors.js';
-import {
-  JobRequest,
-  S3EventNotification,
-  S3TestEvent,
-  SnsEnvelope,
-  type AudioOptions,
-  type CsvOptions,
-  type JobKind,
-  type ObjectRef,
-} from './messages.js';
+import { BadMessageError } from '../contract/errors.js';
+import { JobRequestEnvelope, kindOptionsOf, type IngestionMessage, type JobKind, type KindOptionsByKind, type ObjectRef } from '../contract/job.js';
+import { isOutputKey } from '../contract/job-keys.js';
+import { S3EventNotification, S3TestEvent, SnsEnvelope } from '../contract/s3-event.js';
 
-/** Everything the ingestion queue accepts (contract section 3). */
-export const IngestionMessage = z.union([S3TestEvent, SnsEnvelope, S3EventNotification, JobRequest]);
-export type IngestionMessage = z.infer<typeof IngestionMessage>;
-
-/** A job as asked for, before its kind is known. */
-export interface RequestedJob {
-  jobId: string;
-  input: ObjectRef;
-  kind?: JobKind;
-  csv?: CsvOptions;
-  audio?: AudioOptions;
-}
+/** A job as asked for, before its kind is known: with the options of any kind it named. */
+export type RequestedJob = { jobId: string; input: ObjectRef; kind?: JobKind } & KindOptionsByKind;
 
 /** Turns one ingestion message into the jobs it asks for: none for a test event, one per S3 record. */
 export function requestedJobs(message: IngestionMessage, origin: { defaultBucket: string; messageId: string }): RequestedJob[] {
@@ -37,19 +20,19 @@ export function requestedJobs(message: IngestionMessage, origin: { defaultBucket
       const key = decodeS3Key(r.s3.object.key);
       // Our own outputs are never inputs: a notification on the whole bucket would otherwise feed
       // every output back in as a new job, without end.
-      if (bucket === origin.defaultBucket && key.startsWith('jobs/')) return [];
+      if (bucket === origin.defaultBucket && isOutputKey(key)) return [];
       return [{ jobId: s3JobId(bucket, key, r.s3.object.sequencer), input: { bucket, key } }];
     });
   }
-  const request = JobRequest.parse(message);
+  // The consumer held the body to the full schema, each kind's options included; here only its shape matters.
+  const request = JobRequestEnvelope.parse(message);
   return [
     {
       // Without a jobId, the SQS message id names the job: a redelivery is the same job, not a new one.
       jobId: request.jobId ?? `msg-${origin.messageId.replace(/[^A-Za-z0-9_-]/g, '').slice(0, 60)}`,
       input: { bucket: request.input.bucket ?? origin.defaultBucket, key: request.input.key },
       ...(request.kind ? { kind: request.kind } : {}),
-      ...(request.csv ? { csv: request.csv } : {}),
-      ...(request.audio ? { audio: request.audio } : {}),
+      ...kindOptionsOf(request),
     },
   ];
 }

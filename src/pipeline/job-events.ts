@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../contract/errors.js';
 import type { Channel, Publisher } from '../queue/publisher.js';
-import type { JobStatus } from './job-status.js';
-import { JobEvent, type StageName } from './messages.js';
+import type { JobStatus } from '../contract/status-document.js';
+import { JobEvent } from '../contract/job.js';
+import { type StageName } from '../contract/stages.js';
 import { retryWhileUnavailable, type Backoff } from './store-retry.js';
 
 export interface JobEventsOptions {

@@ -1,15 +1,13 @@
 import type { Logger } from 'pino';
-import { BadInputError, errorMessage } from '../errors.js';
+import { BadInputError, errorMessage } from '../contract/errors.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { jobKey } from '../storage/object-store.js';
-import type { ObjectRef, StageName } from './messages.js';
-import { JobStatus, type ErrorInfo, type JobIdentity } from './status-document.js';
+import { statusKey } from '../contract/job-keys.js';
+import type { ObjectRef } from '../contract/job.js';
+import type { StageName } from '../contract/stages.js';
+import { JobStatus, type ErrorInfo, type JobIdentity } from '../contract/status-document.js';
 import { applyTransition, type Transition } from './status-transitions.js';
 import { retryWhileUnavailable, type Backoff } from './store-retry.js';
 
-export { ErrorInfo, JobStatus, StageStatus, type JobIdentity } from './status-document.js';
-
-export const statusKey = (jobId: string): string => jobKey(jobId, 'status.json');
 
 /**
  * The result of one status change. `changed` is false when the forward-only rules refused it (the

@@ -1,22 +1,19 @@
 import type { Logger } from 'pino';
-import { BadInputError, errorMessage } from '../errors.js';
+import type { z } from 'zod';
+import { BadInputError, errorMessage } from '../contract/errors.js';
+import type { IngestionMessage, JobMessage } from '../contract/job.js';
+import { nextStage, type StageName } from '../contract/stages.js';
+import type { JobIdentity } from '../contract/status-document.js';
 import type { Handler, MessageContext } from '../queue/consumer.js';
 import { done, isLastAttempt, outcomeForError, type Outcome } from '../queue/outcome.js';
 import type { Channel, Publisher } from '../queue/publisher.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import type { IngestionMessage, RequestedJob } from './ingestion-request.js';
-import { requestedJobs } from './ingestion-request.js';
+import { requestedJobs, type RequestedJob } from './ingestion-request.js';
 import type { JobEvents } from './job-events.js';
-import { JobIdConflictError, type JobIdentity, type JobStatusStore } from './job-status.js';
-import { detectKind, sniffBytes } from './kind-detection.js';
-import {
-  AudioOptions,
-  CsvOptions,
-  nextStage,
-  type JobMessage,
-  type StageName,
-} from './messages.js';
+import { JobIdConflictError, type JobStatusStore } from './job-status.js';
+import { checkJobReads, detectKind, kindDefinition, sniffBytes } from './kinds.js';
 import { isFinal } from './status-transitions.js';
+import type { KindDefinition } from './task.js';
 import { runStageTasks, type TaskRunnerDeps } from './task-runner.js';
 
 export interface PipelineDeps extends TaskRunnerDeps {
@@ -25,7 +22,9 @@ export interface PipelineDeps extends TaskRunnerDeps {
   events: JobEvents;
   publisher: Publisher;
   /** Where each stage's finished jobs go: the validation and analysis queues. */
-  nextChannels: Partial<Record<StageName, Channel<typeof JobMessage>>>;
+  nextChannels: Partial<Record<StageName, Channel<z.ZodType<JobMessage>>>>;
+  /** The kinds of job the plug-ins define: detection, option defaults, what a job's options make it read. */
+  kinds: readonly KindDefinition[];
   /** MAX_INPUT_BYTES: a larger input fails at ingestion, from its HeadObject size, before anything is downloaded. */
   maxInputBytes: number;
   /** Errors worth a person's attention (Sentry in production). */
@@ -56,14 +55,14 @@ export function stageHandler(deps: PipelineDeps, stage: Exclude<StageName, 'inge
   return (job, ctx) =>
     tracked(deps, stage, job, ctx, (logger) => {
       // A stage message is judged as a job request is: whoever could send it names what gets read.
-      deps.store.inputScope.checkJob(job);
+      checkJobReads(deps.store.inputScope, deps.kinds, job);
       return runAndForward(deps, stage, job, ctx, logger);
     });
 }
 
 async function ingest(deps: PipelineDeps, request: RequestedJob, ctx: MessageContext, logger: Logger): Promise<void> {
   const { signal } = ctx;
-  deps.store.inputScope.checkJob(request);
+  checkJobReads(deps.store.inputScope, deps.kinds, request);
   const info = await deps.store.head(request.input, signal);
   if (info.size > deps.maxInputBytes) {
     throw new BadInputError(
@@ -74,7 +73,7 @@ async function ingest(deps: PipelineDeps, request: RequestedJob, ctx: MessageCon
   if (info.size === 0) {
     throw new BadInputError('INPUT_EMPTY', `The input s3://${request.input.bucket}/${request.input.key} is empty (0 bytes). Upload the file again.`);
   }
-  const kind = request.kind ?? detectKind(await deps.store.readHead(request.input, sniffBytes, signal));
+  const kind = request.kind ?? detectKind(deps.kinds, await deps.store.readHead(request.input, sniffBytes, signal));
   if (!kind) {
     throw new BadInputError(
       'UNSUPPORTED_INPUT',
@@ -86,8 +85,8 @@ async function ingest(deps: PipelineDeps, request: RequestedJob, ctx: MessageCon
     kind,
     input: request.input,
     outputs: {},
-    ...(kind === 'csv' ? { csv: request.csv ?? CsvOptions.parse({}) } : {}),
-    ...(kind === 'audio' ? { audio: request.audio ?? AudioOptions.parse({}) } : {}),
+    // Only the job's own kind's options travel on, with that kind's defaults filled in.
+    [kind]: request[kind] ?? kindDefinition(deps.kinds, kind).options.parse({}),
   };
   await runAndForward(deps, 'ingestion', job, ctx, logger);
 }

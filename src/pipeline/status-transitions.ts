@@ -1,5 +1,5 @@
-import type { ErrorInfo, JobIdentity, JobStatus, StageStatus } from './status-document.js';
-import { stageNames, type StageName } from './messages.js';
+import type { ErrorInfo, JobIdentity, JobStatus, StageStatus } from '../contract/status-document.js';
+import { stageNames, type StageName } from '../contract/stages.js';
 
 /**
  * The forward-only rules of a job's status (contract section 5), as pure functions of the document

@@ -1,5 +1,5 @@
 import { abortableSleep, jitteredBackoff } from '../queue/backoff.js';
-import { AbortedError, errorMessage, isInfrastructureError } from '../errors.js';
+import { AbortedError, errorMessage, isInfrastructureError } from '../contract/errors.js';
 
 /** Capped exponential backoff with jitter: attempt n waits between half and all of min(cap, base * 2^(n-1)). */
 export interface Backoff {

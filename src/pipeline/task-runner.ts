@@ -2,11 +2,12 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import type { Logger } from 'pino';
-import { AbortedError } from '../errors.js';
+import { AbortedError } from '../contract/errors.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import type { TaskRegistry } from '../tasks/registry.js';
-import type { Task } from '../tasks/task.js';
-import type { JobMessage, StageName } from './messages.js';
+import type { TaskRegistry } from './registry.js';
+import type { Task } from './task.js';
+import type { JobMessage } from '../contract/job.js';
+import type { StageName } from '../contract/stages.js';
 
 export interface TaskRunnerDeps {
   registry: TaskRegistry;

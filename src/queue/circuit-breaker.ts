@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import type { AwsClients } from '../config/aws.js';
-import { errorMessage, isInfrastructureError } from '../errors.js';
+import type { AwsClients } from '../aws/clients.js';
+import { errorMessage, isInfrastructureError } from '../contract/errors.js';
 import { abortableSleep, jitteredBackoff } from './backoff.js';
 
 /** A cheap call to the guarded service; it resolves when the service answers. */

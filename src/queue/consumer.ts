@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import { BadMessageError, LeaseLostError, errorMessage } from '../errors.js';
+import { BadMessageError, LeaseLostError, errorMessage } from '../contract/errors.js';
 import { BatchDeleter } from './batch-deleter.js';
 import { startHeartbeat } from './heartbeat.js';
 import { noInstrumentation, type QueueInstrumentation } from './instrumentation.js';

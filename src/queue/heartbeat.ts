@@ -1,6 +1,6 @@
 import { ChangeMessageVisibilityCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Logger } from 'pino';
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../contract/errors.js';
 
 export interface HeartbeatOptions {
   sqs: SQSClient;

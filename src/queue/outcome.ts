@@ -1,5 +1,5 @@
 import { jitteredBackoff } from './backoff.js';
-import { AbortedError, BadInputError, BadMessageError, LeaseLostError, errorMessage, isInfrastructureError } from '../errors.js';
+import { AbortedError, BadInputError, BadMessageError, LeaseLostError, errorMessage, isInfrastructureError } from '../contract/errors.js';
 
 /**
  * What a handler decided about one message; the consumer acts on it.

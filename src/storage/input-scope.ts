@@ -1,20 +1,12 @@
-import { EnvSchema, requireBucket, type Config } from '../config/env.js';
-import { BadInputError } from '../errors.js';
-import type { ObjectRef } from '../pipeline/messages.js';
-
-/** The worker's own outputs: never input, whatever INPUT_PREFIXES says. */
-export const outputsPrefix = 'jobs/';
-
-/** What a job request names and the worker then reads: its input and, for CSV, a schema in the input's bucket. */
-export interface JobReads {
-  input: ObjectRef;
-  csv?: { schemaKey?: string | undefined } | undefined;
-}
+import { EnvSchema, requireBucket, type Config } from '../contract/env.js';
+import { BadInputError } from '../contract/errors.js';
+import type { ObjectRef } from '../contract/job.js';
+import { isOutputKey, outputsPrefix } from '../contract/job-keys.js';
 
 /**
  * Which objects a job may read (contract section 3): buckets of INPUT_BUCKETS, keys under
- * INPUT_PREFIXES, never under `jobs/`. Every reader of an object a job names (ingestion, each stage, the
- * CSV schema reader) asks this one class first; anything else fails the job with INPUT_FORBIDDEN before
+ * INPUT_PREFIXES, never under the outputs (`jobs/`). Every reader of an object a job names (ingestion, each
+ * stage, the CSV schema reader) asks this one class first; anything else fails the job with INPUT_FORBIDDEN before
  * a single request for that object is made.
  *
  * S3 keys are literal: S3 resolves no `..`, decodes no `%2e`, folds no Unicode. But an emulator, a proxy
@@ -45,7 +37,7 @@ export class InputScope {
     if (!this.buckets.includes(ref.bucket)) return `the bucket is not one of INPUT_BUCKETS (${this.buckets.join(', ')})`;
     const problem = keyProblem(ref.key);
     if (problem) return `the key ${problem}`;
-    if (ref.key.startsWith(outputsPrefix)) return `${outputsPrefix} holds the worker's own outputs and is never input`;
+    if (isOutputKey(ref.key)) return `${outputsPrefix} holds the worker's own outputs and is never input`;
     if (!this.prefixes.some((p) => ref.key.startsWith(p))) return `the key is not under INPUT_PREFIXES (${this.prefixes.join(', ')})`;
     return undefined;
   }
@@ -59,13 +51,6 @@ export class InputScope {
         `${field} s3://${ref.bucket}/${printable(ref.key)} may not be read: ${why}. Upload it under one of ${this.prefixes.join(', ')} in ${this.buckets.join(', ')} and send that key as S3 stores it.`,
       );
     }
-  }
-
-  /** Checks everything `job` will read: the input and, when it names one, the CSV schema (read from the input's bucket). */
-  checkJob(job: JobReads): void {
-    this.check(job.input, 'input');
-    const schemaKey = job.csv?.schemaKey;
-    if (schemaKey !== undefined) this.check({ bucket: job.input.bucket, key: schemaKey }, 'csv.schemaKey');
   }
 }
 

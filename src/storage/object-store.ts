@@ -9,9 +9,10 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { z } from 'zod';
-import { BadInputError } from '../errors.js';
+import { BadInputError } from '../contract/errors.js';
+import { conditionalWriteProbeKey } from '../contract/job-keys.js';
 import { InputScope } from './input-scope.js';
-import type { ObjectRef } from '../pipeline/messages.js';
+import type { ObjectRef } from '../contract/job.js';
 
 export interface ObjectInfo {
   size: number;
@@ -28,9 +29,6 @@ export interface Versioned<T> {
 
 /** `ifMatch`: only over the version read (that ETag); `ifNoneMatch: '*'`: only if no object exists yet. */
 export type WriteCondition = { ifMatch: string } | { ifNoneMatch: '*' };
-
-/** A stageline-owned key (no jobId contains a dot) that the start-up check of conditional writes may overwrite. */
-export const conditionalWriteProbeKey = 'jobs/.stageline/conditional-write-probe.json';
 
 /**
  * S3 access for the pipeline. Inputs are read by reference; outputs go to the job's own prefix in the
@@ -171,10 +169,6 @@ export class ObjectStore {
     }
     return false;
   }
-}
-
-export function jobKey(jobId: string, name: string): string {
-  return `jobs/${jobId}/${name}`;
 }
 
 export function isNotFound(err: unknown): boolean {

@@ -1,26 +1,23 @@
-import type { Config } from '../config/env.js';
-import { TrackAnalysisTask } from './audio/analysis-task.js';
-import { AudioProbeTask } from './audio/probe-task.js';
-import { createAudioToolkit } from './audio/toolkit.js';
-import { TranscodeTask } from './audio/transcode-task.js';
-import { WaveformTask } from './audio/waveform-task.js';
-import { CsvAnalysisTask } from './csv/analysis-task.js';
-import { CsvInspectTask } from './csv/inspect-task.js';
-import { schemaLimitsFrom } from './csv/schema-limits.js';
-import { CsvValidationTask } from './csv/validation-task.js';
-import { TaskRegistry } from './registry.js';
+import type { Config } from '../contract/env.js';
+import * as contract from '../contract/job.js';
+import { TaskRegistry } from '../pipeline/registry.js';
+import type { KindDefinition } from '../pipeline/task.js';
+import { audioKind } from './audio/kind.js';
+import { csvKind } from './csv/kind.js';
 
 /**
- * The tasks the worker runs. Adding a task: one file under src/tasks/<kind>/ and one line here.
+ * The kinds this worker runs: adding one is its folder under src/tasks/<kind>/ and its line here (and its
+ * name in contract/job.ts when the contract does not name it yet). The order is the order detection asks
+ * them: a certain verdict wins; among possible ones the first (audio's MPEG frame sync before plain text).
  */
+export const kindDefinitions: readonly KindDefinition[] = [audioKind, csvKind];
+
+/** The message schemas with every kind's options in place: what the queues carry. */
+export const { JobRequest, JobMessage, IngestionMessage } = contract.jobMessageSchemas(kindDefinitions);
+export type JobRequest = contract.JobRequest;
+export type JobMessage = contract.JobMessage;
+export type IngestionMessage = contract.IngestionMessage;
+
 export function defaultTaskRegistry(config: Config): TaskRegistry {
-  const audio = createAudioToolkit(config);
-  return new TaskRegistry()
-    .register('ingestion', 'csv', new CsvInspectTask(schemaLimitsFrom(config)))
-    .register('validation', 'csv', new CsvValidationTask({ threads: config.CSV_THREADS, uniqueHeapMb: config.CSV_UNIQUE_HEAP_MB, schemaLimits: schemaLimitsFrom(config) }))
-    .register('analysis', 'csv', new CsvAnalysisTask())
-    .register('validation', 'audio', new AudioProbeTask(audio))
-    .register('analysis', 'audio', new TranscodeTask(audio))
-    .register('analysis', 'audio', new WaveformTask(audio))
-    .register('analysis', 'audio', new TrackAnalysisTask(audio));
+  return TaskRegistry.of(kindDefinitions, config);
 }

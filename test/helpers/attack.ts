@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import { ReceiveMessageCommand, DeleteMessageBatchCommand } from '@aws-sdk/client-sqs';
 import type { Worker, WorkerOptions } from '../../src/daemon/worker.js';
-import { JobEvent } from '../../src/pipeline/messages.js';
-import { stageNames } from '../../src/pipeline/messages.js';
-import type { JobStatus } from '../../src/pipeline/job-status.js';
+import { JobEvent } from '../../src/contract/job.js';
+import { stageNames } from '../../src/contract/stages.js';
+import type { JobStatus } from '../../src/contract/status-document.js';
 import { eventually, finalStatus, putObject, queueDepth, sendRaw, startStack, startTestWorker, type TestStack } from './pipeline.js';
 
 export interface AttackBench {

@@ -4,12 +4,14 @@ import { extname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { pino } from 'pino';
-import { loadConfig } from '../../src/config/env.js';
-import type { Emulator } from '../../src/local/emulator.js';
-import { JobMessage, type RenditionName, type StageName } from '../../src/pipeline/messages.js';
+import { loadConfig } from '../../src/contract/env.js';
+import type { Emulator } from '../../src/cli/emulator.js';
+import { JobMessage } from '../../src/tasks/index.js';
+import { type RenditionName } from '../../src/tasks/audio/options.js';
+import { type StageName } from '../../src/contract/stages.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
 import { createAudioToolkit, type AudioConfig, type AudioToolkit } from '../../src/tasks/audio/toolkit.js';
-import type { Task, TaskContext } from '../../src/tasks/task.js';
+import type { Task, TaskContext } from '../../src/pipeline/task.js';
 import { startStack } from './pipeline.js';
 
 /** The audio toolkit as the worker makes it from the environment's defaults (EnvSchema), with any of them overridden. */

@@ -4,14 +4,16 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { pino } from 'pino';
-import type { Emulator } from '../../src/local/emulator.js';
-import { loadConfig } from '../../src/config/env.js';
-import { JobMessage, type CsvOptions } from '../../src/pipeline/messages.js';
-import type { StageName } from '../../src/pipeline/messages.js';
-import { jobKey, type ObjectStore } from '../../src/storage/object-store.js';
+import type { Emulator } from '../../src/cli/emulator.js';
+import { loadConfig } from '../../src/contract/env.js';
+import { JobMessage } from '../../src/tasks/index.js';
+import { type CsvOptions } from '../../src/tasks/csv/options.js';
+import type { StageName } from '../../src/contract/stages.js';
+import { jobKey } from '../../src/contract/job-keys.js';
+import { type ObjectStore } from '../../src/storage/object-store.js';
 import { schemaLimitsFrom } from '../../src/tasks/csv/schema-limits.js';
 import type { CsvValidationOptions } from '../../src/tasks/csv/validation-task.js';
-import type { Task, TaskContext } from '../../src/tasks/task.js';
+import type { Task, TaskContext } from '../../src/pipeline/task.js';
 import { startStack } from './pipeline.js';
 
 /** fauxqs over real HTTP and an ObjectStore on its bucket. */

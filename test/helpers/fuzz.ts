@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
-import { BadInputError, BadMessageError } from '../../src/errors.js';
+import { BadInputError, BadMessageError } from '../../src/contract/errors.js';
 
 /**
  * Shared settings of the property-based tests (test/unit/fuzz-*.test.ts). `npm test` runs them with a

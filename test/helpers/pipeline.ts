@@ -6,11 +6,12 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { pino, type Logger } from 'pino';
-import { createAwsClients, type AwsClients } from '../../src/config/aws.js';
-import { loadConfig, type Config } from '../../src/config/env.js';
+import { createAwsClients, type AwsClients } from '../../src/aws/clients.js';
+import { loadConfig, type Config } from '../../src/contract/env.js';
 import { startWorker, type Worker, type WorkerOptions } from '../../src/daemon/worker.js';
-import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/local/emulator.js';
-import { JobStatus, statusKey } from '../../src/pipeline/job-status.js';
+import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/cli/emulator.js';
+import { JobStatus } from '../../src/contract/status-document.js';
+import { statusKey } from '../../src/contract/job-keys.js';
 import { ObjectStore } from '../../src/storage/object-store.js';
 
 export const silentLogger: Logger = pino({ level: 'silent' });

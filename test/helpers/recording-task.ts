@@ -1,5 +1,5 @@
-import type { Task, TaskContext, TaskResult } from '../../src/tasks/task.js';
-import { jobKey } from '../../src/storage/object-store.js';
+import type { Task, TaskContext, TaskResult } from '../../src/pipeline/task.js';
+import { jobKey } from '../../src/contract/job-keys.js';
 
 /** A task that writes what it received to `jobs/<id>/<name>.json`: enough to prove a job passed through a stage. */
 export class RecordingTask implements Task {

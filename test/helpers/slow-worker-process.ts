@@ -2,10 +2,10 @@
  * A real worker process (the CLI's runWorker, signals and all) whose validation stage runs a task
  * that takes SLOW_TASK_MS: lets tests kill or stop a worker in the middle of a job.
  */
-import { loadConfig } from '../../src/config/env.js';
+import { loadConfig } from '../../src/contract/env.js';
 import { runWorker } from '../../src/cli/commands/worker.js';
 import { createLogger } from '../../src/daemon/logger.js';
-import { TaskRegistry } from '../../src/tasks/registry.js';
+import { TaskRegistry } from '../../src/pipeline/registry.js';
 import { RecordingTask } from './recording-task.js';
 
 const config = loadConfig();

@@ -5,12 +5,12 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { AbortedError, BadInputError } from '../../src/errors.js';
+import { AbortedError, BadInputError } from '../../src/contract/errors.js';
 import { TrackAnalysisTask } from '../../src/tasks/audio/analysis-task.js';
 import { AudioProbeTask } from '../../src/tasks/audio/probe-task.js';
 import { TranscodeTask } from '../../src/tasks/audio/transcode-task.js';
 import { WaveformTask } from '../../src/tasks/audio/waveform-task.js';
-import type { Task } from '../../src/tasks/task.js';
+import type { Task } from '../../src/pipeline/task.js';
 import { audioJob, audioKit, settleAudioTask, startAudioStack, type AudioStack } from '../helpers/audio-context.js';
 import { chordWithGap, ffmpegMake } from '../helpers/audio-media.js';
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { pino } from 'pino';
 import WaveformData from 'waveform-data';
-import type { RenditionName } from '../../src/pipeline/messages.js';
+import type { RenditionName } from '../../src/tasks/audio/options.js';
 import { runStageTasks } from '../../src/pipeline/task-runner.js';
 import { AudioAnalysisReport } from '../../src/tasks/audio/analysis-report.js';
 import { TrackAnalysisTask } from '../../src/tasks/audio/analysis-task.js';
@@ -13,7 +13,7 @@ import { AudioProbeTask } from '../../src/tasks/audio/probe-task.js';
 import { TranscodeTask } from '../../src/tasks/audio/transcode-task.js';
 import { WaveformJson } from '../../src/tasks/audio/waveform-format.js';
 import { WaveformTask } from '../../src/tasks/audio/waveform-task.js';
-import { TaskRegistry } from '../../src/tasks/registry.js';
+import { TaskRegistry } from '../../src/pipeline/registry.js';
 import { audioJob, audioKit, runAudioTask, startAudioStack, type AudioStack } from '../helpers/audio-context.js';
 import { chordWithGap, decodedSeconds, decodePcm, ffmpegMake, probe, probeTransportStream, referencePeaks, speech } from '../helpers/audio-media.js';
 

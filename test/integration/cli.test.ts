@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { JobStatus } from '../../src/pipeline/job-status.js';
+import { JobStatus } from '../../src/contract/status-document.js';
 import { runCli, spawnCli } from '../helpers/cli.js';
 import { eventually } from '../helpers/pipeline.js';
 

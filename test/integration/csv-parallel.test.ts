@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { PassThrough, Readable } from 'node:stream';
 import { test } from 'node:test';
-import type { TableSchema } from '../../src/pipeline/messages.js';
+import type { TableSchema } from '../../src/tasks/csv/options.js';
 import { validateInThreads } from '../../src/tasks/csv/parallel-validation.js';
 import { streamRecords } from '../../src/tasks/csv/record-stream.js';
 import { sniffCsv } from '../../src/tasks/csv/sniff.js';

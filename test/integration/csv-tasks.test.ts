@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { AbortedError, BadInputError } from '../../src/errors.js';
+import { AbortedError, BadInputError } from '../../src/contract/errors.js';
 import { CsvAnalysisTask } from '../../src/tasks/csv/analysis-task.js';
 import { CsvInspectTask } from '../../src/tasks/csv/inspect-task.js';
 import { AnalysisReport, RejectLine, ValidationReport } from '../../src/tasks/csv/reports.js';

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Worker } from '../../src/daemon/worker.js';
-import { TransientError } from '../../src/errors.js';
+import { TransientError } from '../../src/contract/errors.js';
 import { deadLetterReasonAttribute } from '../../src/queue/redrive.js';
-import { TaskRegistry } from '../../src/tasks/registry.js';
+import { TaskRegistry } from '../../src/pipeline/registry.js';
 import {
   eventually,
   finalStatus,

@@ -7,8 +7,8 @@ import { HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { startFauxqs, type FauxqsServer } from 'fauxqs';
 import { z } from 'zod';
-import { EnvSchema } from '../../src/config/env.js';
-import { startEmulator, type Emulator } from '../../src/local/emulator.js';
+import { EnvSchema } from '../../src/contract/env.js';
+import { startEmulator, type Emulator } from '../../src/cli/emulator.js';
 
 const script = fileURLToPath(new URL('../../localstack/ready.d/init-stageline.sh', import.meta.url));
 // A shim (pyenv's) can be on PATH with no CLI behind it: only a working `aws --version` counts.

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { z } from 'zod';
-import { TaskRegistry } from '../../src/tasks/registry.js';
+import { TaskRegistry } from '../../src/pipeline/registry.js';
 import { finalStatus, putObject, sendRaw, startStack, startTestWorker, type TestStack } from '../helpers/pipeline.js';
 import { RecordingTask } from '../helpers/recording-task.js';
 import type { Worker } from '../../src/daemon/worker.js';

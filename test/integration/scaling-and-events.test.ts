@@ -3,8 +3,8 @@ import { createServer } from 'node:net';
 import { after, before, test } from 'node:test';
 import type { Worker } from '../../src/daemon/worker.js';
 import { s3JobId } from '../../src/pipeline/ingestion-request.js';
-import { JobEvent } from '../../src/pipeline/messages.js';
-import { TaskRegistry } from '../../src/tasks/registry.js';
+import { JobEvent } from '../../src/contract/job.js';
+import { TaskRegistry } from '../../src/pipeline/registry.js';
 import { eventually, finalStatus, putObject, queueDepth, receiveAll, sendRaw, startStack, startTestWorker, type TestStack } from '../helpers/pipeline.js';
 import { RecordingTask } from '../helpers/recording-task.js';
 

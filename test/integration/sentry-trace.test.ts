@@ -7,7 +7,7 @@ import {
   flushSentry,
   initSentry,
   SQS_MAX_MESSAGE_ATTRIBUTES,
-} from '../../src/observability/sentry.js';
+} from '../../src/daemon/sentry.js';
 import type { ProcessInfo } from '../../src/queue/instrumentation.js';
 import { EnvelopeSink, type Span } from '../helpers/sentry-sink.js';
 

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { createAwsClients } from '../../src/config/aws.js';
-import { AbortedError } from '../../src/errors.js';
+import { createAwsClients } from '../../src/aws/clients.js';
+import { AbortedError } from '../../src/contract/errors.js';
 import { JobEvents } from '../../src/pipeline/job-events.js';
-import { JobStatusStore, type JobIdentity } from '../../src/pipeline/job-status.js';
-import { JobEvent } from '../../src/pipeline/messages.js';
+import { JobStatusStore } from '../../src/pipeline/job-status.js';
+import { type JobIdentity } from '../../src/contract/status-document.js';
+import { JobEvent } from '../../src/contract/job.js';
 import { outcomeForError } from '../../src/queue/outcome.js';
 import { channel, Publisher } from '../../src/queue/publisher.js';
 import { ObjectStore } from '../../src/storage/object-store.js';

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ChangeMessageVisibilityCommand } from '@aws-sdk/client-sqs';
-import { createAwsClients } from '../../src/config/aws.js';
-import { ConfigError, loadConfig } from '../../src/config/env.js';
-import { TaskRegistry } from '../../src/tasks/registry.js';
+import { createAwsClients } from '../../src/aws/clients.js';
+import { ConfigError, loadConfig } from '../../src/contract/env.js';
+import { TaskRegistry } from '../../src/pipeline/registry.js';
 import { runCli } from '../helpers/cli.js';
 import { eventually, finalStatus, jobStatus, putObject, sendRaw, startStack, startTestWorker, type TestStack } from '../helpers/pipeline.js';
 import { RecordingTask } from '../helpers/recording-task.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { AbortedError, BadInputError, TransientError } from '../../src/errors.js';
+import { AbortedError, BadInputError, TransientError } from '../../src/contract/errors.js';
 import { asTaskError } from '../../src/tasks/audio/failures.js';
 import { FfmpegExitError, FluentFfmpegRunner } from '../../src/tasks/audio/ffmpeg.js';
 import { resolveFfmpegBinaries } from '../../src/tasks/audio/ffmpeg-binaries.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConfigError, loadConfig } from '../../src/config/env.js';
+import { ConfigError, loadConfig } from '../../src/contract/env.js';
 import { audioLimits } from '../../src/tasks/audio/input-policy.js';
 
 test('audio limits come from the environment, with the documented defaults', () => {

@@ -5,8 +5,8 @@ import { test, type TestContext } from 'node:test';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { NodeHttpHandler } from '@smithy/node-http-handler';
-import { awsTimeouts, createAwsClients, type HttpTimeouts } from '../../src/config/aws.js';
-import { isInfrastructureError } from '../../src/errors.js';
+import { awsTimeouts, createAwsClients, type HttpTimeouts } from '../../src/aws/clients.js';
+import { isInfrastructureError } from '../../src/contract/errors.js';
 
 process.env.AWS_ACCESS_KEY_ID ??= 'x';
 process.env.AWS_SECRET_ACCESS_KEY ??= 'x';

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { pino } from 'pino';
-import { BadInputError } from '../../src/errors.js';
+import { BadInputError } from '../../src/contract/errors.js';
 import { CircuitBreaker, observeCalls, type Probe } from '../../src/queue/circuit-breaker.js';
 
 const slowDown = () => Object.assign(new Error('Please reduce your request rate.'), { name: 'SlowDown', $metadata: { httpStatusCode: 503 } });

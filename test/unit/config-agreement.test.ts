@@ -4,9 +4,9 @@ import { after, before, describe, it } from 'node:test';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { EnvSchema } from '../../src/config/env.js';
-import { startEmulator, type Emulator } from '../../src/local/emulator.js';
-import { stageNames } from '../../src/pipeline/messages.js';
+import { EnvSchema } from '../../src/contract/env.js';
+import { startEmulator, type Emulator } from '../../src/cli/emulator.js';
+import { stageNames } from '../../src/contract/stages.js';
 
 // The configuration surface is written down in several places; this test keeps them saying the same thing.
 const root = new URL('../../', import.meta.url);

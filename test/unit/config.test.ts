@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
-import { ConfigError, loadConfig, queueUrlFor } from '../../src/config/env.js';
+import { ConfigError, loadConfig, queueUrlFor } from '../../src/contract/env.js';
 
 test('defaults follow the contract', () => {
   const c = loadConfig({});

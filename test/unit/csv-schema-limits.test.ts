@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { loadConfig } from '../../src/config/env.js';
-import { BadInputError } from '../../src/errors.js';
-import { TableSchema } from '../../src/pipeline/messages.js';
+import { loadConfig } from '../../src/contract/env.js';
+import { BadInputError } from '../../src/contract/errors.js';
+import { TableSchema } from '../../src/tasks/csv/options.js';
 import { checkSchema, describeSchemaIssue, schemaLimitsFrom, type SchemaLimits } from '../../src/tasks/csv/schema-limits.js';
 
 const limits: SchemaLimits = schemaLimitsFrom(loadConfig({}));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BadInputError } from '../../src/errors.js';
-import { TableSchema } from '../../src/pipeline/messages.js';
+import { BadInputError } from '../../src/contract/errors.js';
+import { TableSchema } from '../../src/tasks/csv/options.js';
 import { convertNumber, converterFor, Invalid } from '../../src/tasks/csv/field-types.js';
 import { compileSchema } from '../../src/tasks/csv/schema.js';
 import { checkHeader } from '../../src/tasks/csv/sniff.js';

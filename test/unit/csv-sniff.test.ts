@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BadInputError } from '../../src/errors.js';
+import { BadInputError } from '../../src/contract/errors.js';
 import { sniffCsv, type CsvHead } from '../../src/tasks/csv/sniff.js';
 
 const head = (bytes: Buffer | string, complete = true): CsvHead => ({ bytes: Buffer.from(bytes), gzip: false, complete });

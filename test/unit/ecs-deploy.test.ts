@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { z } from 'zod';
-import { EnvSchema, queueVar } from '../../src/config/env.js';
-import { nextStage, stageNames, type StageName } from '../../src/pipeline/messages.js';
-import { jobKey } from '../../src/storage/object-store.js';
+import { EnvSchema, queueVar } from '../../src/contract/env.js';
+import { nextStage, stageNames, type StageName } from '../../src/contract/stages.js';
+import { jobKey } from '../../src/contract/job-keys.js';
 
 // ecs/README.md deploys from templates that ecs/render.sh fills in. This renders them with values unlike
 // any default and checks that every name one file uses is the name another file creates.

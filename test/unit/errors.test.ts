@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { GetObjectCommand, HeadBucketCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { AbortedError, BadInputError, BadMessageError, LeaseLostError, TransientError, isInfrastructureError } from '../../src/errors.js';
+import { AbortedError, BadInputError, BadMessageError, LeaseLostError, TransientError, isInfrastructureError } from '../../src/contract/errors.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 
 let proxy: FaultProxy;

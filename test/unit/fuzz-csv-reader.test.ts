@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
-import { BadInputError } from '../../src/errors.js';
+import { BadInputError } from '../../src/contract/errors.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
 import { readBlocks } from '../../src/tasks/csv/block-reader.js';
 import { CanonicalCsvReader } from '../../src/tasks/csv/canonical-reader.js';

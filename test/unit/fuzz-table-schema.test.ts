@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { EnvSchema } from '../../src/config/env.js';
-import { CsvOptions, JobRequest, type JobMessage, type TableSchema } from '../../src/pipeline/messages.js';
+import { EnvSchema } from '../../src/contract/env.js';
+import { CsvOptions, type TableSchema } from '../../src/tasks/csv/options.js';
+import type { JobMessage } from '../../src/contract/job.js';
+import { JobRequest } from '../../src/tasks/index.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
 import { schemaLimitsFrom } from '../../src/tasks/csv/schema-limits.js';
 import { loadSchema } from '../../src/tasks/csv/schema-source.js';

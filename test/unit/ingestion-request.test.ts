@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BadMessageError } from '../../src/errors.js';
-import { IngestionMessage, requestedJobs, s3JobId } from '../../src/pipeline/ingestion-request.js';
+import { BadMessageError } from '../../src/contract/errors.js';
+import { requestedJobs, s3JobId } from '../../src/pipeline/ingestion-request.js';
+import { IngestionMessage } from '../../src/tasks/index.js';
 
 const origin = { defaultBucket: 'stageline', messageId: 'm-1' };
 const s3Event = (key: string, sequencer = '00A1', eventName = 'ObjectCreated:Put') => ({

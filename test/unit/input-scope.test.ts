@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { S3Client } from '@aws-sdk/client-s3';
-import { ConfigError, loadConfig } from '../../src/config/env.js';
-import { BadInputError } from '../../src/errors.js';
+import { ConfigError, loadConfig } from '../../src/contract/env.js';
+import { BadInputError } from '../../src/contract/errors.js';
 import { InputScope, keyProblem } from '../../src/storage/input-scope.js';
-import { JobMessage } from '../../src/pipeline/messages.js';
+import { checkJobReads } from '../../src/pipeline/kinds.js';
+import { JobMessage, kindDefinitions } from '../../src/tasks/index.js';
 import { ObjectStore } from '../../src/storage/object-store.js';
 import { schemaLimitsFrom } from '../../src/tasks/csv/schema-limits.js';
 import { loadSchema } from '../../src/tasks/csv/schema-source.js';
@@ -67,9 +68,9 @@ test('the refusal names the field, the code and what is allowed, and shows odd c
 });
 
 test("a job's schemaKey obeys the same rule as its input, in the input's bucket", () => {
-  scope.checkJob({ input: ref('uploads/a.csv'), csv: { schemaKey: 'uploads/schema.json' } });
-  assert.throws(() => scope.checkJob({ input: ref('uploads/a.csv'), csv: { schemaKey: 'jobs/victim/validation.json' } }), (err: Error) => forbidden(err) && err.message.startsWith('csv.schemaKey'));
-  assert.throws(() => scope.checkJob({ input: ref('uploads/a.csv', 'other'), csv: { schemaKey: 'uploads/s.json' } }), (err: Error) => forbidden(err) && err.message.startsWith('input'));
+  checkJobReads(scope, kindDefinitions, { input: ref('uploads/a.csv'), csv: { schemaKey: 'uploads/schema.json' } });
+  assert.throws(() => checkJobReads(scope, kindDefinitions, { input: ref('uploads/a.csv'), csv: { schemaKey: 'jobs/victim/validation.json' } }), (err: Error) => forbidden(err) && err.message.startsWith('csv.schemaKey'));
+  assert.throws(() => checkJobReads(scope, kindDefinitions, { input: ref('uploads/a.csv', 'other'), csv: { schemaKey: 'uploads/s.json' } }), (err: Error) => forbidden(err) && err.message.startsWith('input'));
 });
 
 test('INPUT_BUCKETS defaults to S3_BUCKET alone, INPUT_PREFIXES to uploads/ and incoming/', () => {

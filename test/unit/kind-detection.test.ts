@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { detectKind } from '../../src/pipeline/kind-detection.js';
+import { detectKind as detectAmong } from '../../src/pipeline/kinds.js';
+import { kindDefinitions } from '../../src/tasks/index.js';
+
+/** Detection as the worker runs it: among the kinds its plug-ins define, in their order. */
+const detectKind = (head: Buffer) => detectAmong(kindDefinitions, head);
 
 const wavHeader = Buffer.concat([Buffer.from('RIFF'), Buffer.alloc(4), Buffer.from('WAVEfmt ')]);
 

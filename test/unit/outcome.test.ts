@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { AbortedError, BadInputError, BadMessageError, LeaseLostError, TransientError } from '../../src/errors.js';
+import { AbortedError, BadInputError, BadMessageError, LeaseLostError, TransientError } from '../../src/contract/errors.js';
 import { infrastructureReleaseDelaySeconds, isLastAttempt, outcomeForError, retryDelaySeconds } from '../../src/queue/outcome.js';
 
 test('typed errors decide the outcome', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { JobIdentity, JobStatus } from '../../src/pipeline/job-status.js';
+import type { JobIdentity, JobStatus } from '../../src/contract/status-document.js';
 import { applyTransition, isDeadLettered, isFinal, type Transition, type TransitionResult } from '../../src/pipeline/status-transitions.js';
 
 const job: JobIdentity = { jobId: 'j1', input: { bucket: 'b', key: 'uploads/j1/a.csv' }, kind: 'csv' };

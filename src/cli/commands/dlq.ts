@@ -7,9 +7,9 @@ import {
   type Message,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { queueUrlFor, type Config } from '../../config/env.js';
+import { queueUrlFor, type Config } from '../../contract/env.js';
 import { deadLetterPeekSeconds } from '../../pipeline/dead-letter-watcher.js';
-import type { StageName } from '../../pipeline/messages.js';
+import type { StageName } from '../../contract/stages.js';
 import { deadLetterReasonAttribute, resolveRedrive } from '../../queue/redrive.js';
 
 export interface DlqEntry {

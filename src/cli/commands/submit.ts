@@ -2,13 +2,15 @@ import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { basename } from 'node:path';
-import { createAwsClients } from '../../config/aws.js';
-import { queueUrlFor, requireBucket, type Config } from '../../config/env.js';
-import { IngestionMessage } from '../../pipeline/ingestion-request.js';
-import { JobStatusStore, type JobStatus } from '../../pipeline/job-status.js';
-import { JobRequest, TableSchema, type JobKind } from '../../pipeline/messages.js';
+import { createAwsClients } from '../../aws/clients.js';
+import { queueUrlFor, requireBucket, type Config } from '../../contract/env.js';
+import type { JobKind } from '../../contract/job.js';
+import type { JobStatus } from '../../contract/status-document.js';
+import { JobStatusStore } from '../../pipeline/job-status.js';
 import { channel, Publisher } from '../../queue/publisher.js';
 import { ObjectStore } from '../../storage/object-store.js';
+import { TableSchema } from '../../tasks/csv/options.js';
+import { IngestionMessage, JobRequest } from '../../tasks/index.js';
 import { progressLine } from '../format.js';
 
 export interface SubmitOptions {
@@ -32,13 +34,13 @@ export async function submit(config: Config, options: SubmitOptions): Promise<{ 
   const jobId = randomUUID();
   const key = `uploads/${jobId}/${basename(options.file)}`;
   await store.upload(key, createReadStream(options.file), 'application/octet-stream');
-  const request: JobRequest = {
+  const request = JobRequest.parse({
     jobId,
     input: { bucket: store.bucket, key },
     ...(options.kind ? { kind: options.kind } : {}),
-    ...(schema ? { csv: { schema, maxErrorRate: 0.05 } } : {}),
-  };
-  await new Publisher(sqs).publish(ingestion, JobRequest.parse(request));
+    ...(schema ? { csv: { schema } } : {}),
+  });
+  await new Publisher(sqs).publish(ingestion, request);
   out(jobId);
   if (!options.wait) return { jobId, exitCode: 0 };
 

@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
-import { createAwsClients } from '../../config/aws.js';
-import type { Config } from '../../config/env.js';
+import { createAwsClients } from '../../aws/clients.js';
+import type { Config } from '../../contract/env.js';
 import { TaskProtection } from '../../daemon/task-protection.js';
 import { startWorker, type Worker, type WorkerOptions } from '../../daemon/worker.js';
-import { captureJobError, createSentryInstrumentation, flushSentry, initSentry } from '../../observability/sentry.js';
+import { captureJobError, createSentryInstrumentation, flushSentry, initSentry } from '../../daemon/sentry.js';
 
 /**
  * The daemon: runs until SIGTERM or SIGINT, then drains and exits 0. A second signal exits at once

@@ -1,7 +1,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { jobKey } from '../../storage/object-store.js';
-import type { Task, TaskContext, TaskResult } from '../task.js';
+import { jobKey } from '../../contract/job-keys.js';
+import type { Task, TaskContext, TaskResult } from '../../pipeline/task.js';
 import type { AudioAnalysisReport } from './analysis-report.js';
 import { openAudioInput, type AudioSource } from './audio-input.js';
 import { asTaskError } from './failures.js';

@@ -1,6 +1,6 @@
 import { open, stat } from 'node:fs/promises';
-import { BadInputError } from '../../errors.js';
-import type { TaskContext } from '../task.js';
+import { BadInputError } from '../../contract/errors.js';
+import type { TaskContext } from '../../pipeline/task.js';
 import { asTaskError } from './failures.js';
 import { FfmpegExitError } from './ffmpeg.js';
 import type { ProbeOutput } from './ffprobe.js';

@@ -1,4 +1,4 @@
-import { BadInputError, TransientError } from '../../errors.js';
+import { BadInputError, TransientError } from '../../contract/errors.js';
 import { FfmpegExitError } from './ffmpeg.js';
 import { ToolCrashError, ToolTimeoutError } from './tool-errors.js';
 

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { z } from 'zod';
-import { TransientError } from '../../errors.js';
+import { TransientError } from '../../contract/errors.js';
 import { FfmpegExitError } from './ffmpeg.js';
 import { guardProcess } from './process-guard.js';
 import { fileInput, untrustedInputArgs } from './input-policy.js';

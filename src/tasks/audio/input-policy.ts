@@ -1,4 +1,4 @@
-import type { Config } from '../../config/env.js';
+import type { Config } from '../../contract/env.js';
 
 /**
  * How untrusted uploads are handed to ffmpeg and ffprobe. The upload is always a private local file

@@ -1,7 +1,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BadInputError } from '../../errors.js';
-import type { Task, TaskContext, TaskResult } from '../task.js';
+import { BadInputError } from '../../contract/errors.js';
+import type { Task, TaskContext, TaskResult } from '../../pipeline/task.js';
 import { openAudioInput, tooLong, type AudioSource } from './audio-input.js';
 import { asTaskError } from './failures.js';
 import { FfmpegExitError } from './ffmpeg.js';

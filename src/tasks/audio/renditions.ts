@@ -1,4 +1,4 @@
-import type { RenditionName } from '../../pipeline/messages.js';
+import type { RenditionName } from './options.js';
 
 export interface Rendition {
   readonly name: RenditionName;

@@ -1,4 +1,4 @@
-import type { Config } from '../../config/env.js';
+import type { Config } from '../../contract/env.js';
 import { FluentFfmpegRunner, type FfmpegRunner } from './ffmpeg.js';
 import { resolveFfmpegBinaries } from './ffmpeg-binaries.js';
 import { FfprobeProber, type MediaProber } from './ffprobe.js';

@@ -2,9 +2,9 @@ import { mkdir, rm } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { defaultRenditions } from '../../pipeline/messages.js';
-import { jobKey } from '../../storage/object-store.js';
-import type { Task, TaskContext, TaskResult } from '../task.js';
+import { audioOptionsOf } from './options.js';
+import { jobKey } from '../../contract/job-keys.js';
+import type { Task, TaskContext, TaskResult } from '../../pipeline/task.js';
 import { openAudioInput, type AudioSource } from './audio-input.js';
 import { firstAudioTrack, noInputMetadata, uploadRun } from './ffmpeg-args.js';
 import { asTaskError } from './failures.js';
@@ -27,7 +27,7 @@ export class TranscodeTask implements Task {
 
   async run(ctx: TaskContext): Promise<TaskResult> {
     const source = await openAudioInput(ctx, this.kit);
-    const wanted = [...new Set(ctx.job.audio?.renditions ?? defaultRenditions)].map((name) => renditions[name]);
+    const wanted = [...new Set(audioOptionsOf(ctx.job).renditions)].map((name) => renditions[name]);
     const stop = new AbortController();
     const onAbort = () => stop.abort(ctx.signal.reason);
     ctx.signal.addEventListener('abort', onAbort, { once: true });

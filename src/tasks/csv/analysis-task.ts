@@ -1,6 +1,6 @@
-import { BadInputError } from '../../errors.js';
-import { jobKey } from '../../storage/object-store.js';
-import type { Task, TaskContext, TaskResult } from '../task.js';
+import { BadInputError } from '../../contract/errors.js';
+import { jobKey } from '../../contract/job-keys.js';
+import type { Task, TaskContext, TaskResult } from '../../pipeline/task.js';
 import { ValidationReport } from './reports.js';
 import { runCsvThread } from './thread-host.js';
 

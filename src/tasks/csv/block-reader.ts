@@ -1,5 +1,5 @@
 import { Transform, type Readable } from 'node:stream';
-import { BadInputError } from '../../errors.js';
+import { BadInputError } from '../../contract/errors.js';
 import { decodingStages } from './decode.js';
 import type { LineEnding } from './record-scanner.js';
 import { streamRecords } from './record-stream.js';

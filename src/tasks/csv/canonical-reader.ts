@@ -1,4 +1,4 @@
-import { BadInputError } from '../../errors.js';
+import { BadInputError } from '../../contract/errors.js';
 import { csvLimits } from './limits.js';
 
 /** Receives each record in file order, the header first. */

@@ -1,6 +1,6 @@
 import { finished } from 'node:stream/promises';
 import { CsvError, parse, type InfoRecord, type Options, type Parser } from 'csv-parse';
-import { BadInputError } from '../../errors.js';
+import { BadInputError } from '../../contract/errors.js';
 import { csvLimits } from './limits.js';
 import type { RecordHandler } from './record-stream.js';
 

@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { Transform, type TransformCallback } from 'node:stream';
 import { TextDecoder } from 'node:util';
 import { createGunzip } from 'node:zlib';
-import { BadInputError } from '../../errors.js';
+import { BadInputError } from '../../contract/errors.js';
 import { csvLimits } from './limits.js';
 import type { CsvFormat } from './sniff.js';
 

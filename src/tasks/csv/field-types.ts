@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { BadInputError } from '../../errors.js';
-import type { TableSchemaField } from '../../pipeline/messages.js';
+import { BadInputError } from '../../contract/errors.js';
+import type { TableSchemaField } from './options.js';
 
 export type FieldType = z.infer<typeof TableSchemaField>['type'];
 type Field = z.infer<typeof TableSchemaField>;

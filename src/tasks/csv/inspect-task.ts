@@ -1,4 +1,4 @@
-import type { Task, TaskContext, TaskResult } from '../task.js';
+import type { Task, TaskContext, TaskResult } from '../../pipeline/task.js';
 import type { SchemaLimits } from './schema-limits.js';
 import { loadSchema } from './schema-source.js';
 import { readCsvHead, sniffCsv } from './sniff.js';

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
-import { AbortedError } from '../../errors.js';
-import type { TableSchema } from '../../pipeline/messages.js';
+import { AbortedError } from '../../contract/errors.js';
+import type { TableSchema } from './options.js';
 import type { CsvFormat } from './sniff.js';
 import { CsvThread, runCsvThread, type CsvThreadOptions } from './thread-host.js';
 import type { BlockPlace, FromThread, OutputName, ThreadSpec, ValidationCounts } from './thread-protocol.js';

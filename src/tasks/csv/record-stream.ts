@@ -1,7 +1,7 @@
 import { Writable, type Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CsvError, type Options } from 'csv-parse';
-import { BadInputError } from '../../errors.js';
+import { BadInputError } from '../../contract/errors.js';
 import { csvParseWhere, describeSkip, Stretch } from './csv-parse-stretch.js';
 import { csvLimits } from './limits.js';
 import { discoverEnding, INCOMPLETE, RecordScanner, type LineEnding } from './record-scanner.js';

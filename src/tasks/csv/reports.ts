@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { ObjectRef, TableSchema } from '../../pipeline/messages.js';
+import { ObjectRef } from '../../contract/job.js';
+import { TableSchema } from './options.js';
 
 /** validation.json (contract 4): counts, the schema applied or inferred, the error rate. */
 export const ValidationReport = z.strictObject({

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
-import type { Config } from '../../config/env.js';
-import { BadInputError } from '../../errors.js';
-import type { TableSchema } from '../../pipeline/messages.js';
+import type { Config } from '../../contract/env.js';
+import { BadInputError } from '../../contract/errors.js';
+import type { TableSchema } from './options.js';
 import { compileField, defaultMissingValues } from './schema.js';
 
 /**

@@ -1,5 +1,6 @@
-import { BadInputError } from '../../errors.js';
-import { TableSchema, type JobMessage } from '../../pipeline/messages.js';
+import { BadInputError } from '../../contract/errors.js';
+import { csvOptionsOf, TableSchema } from './options.js';
+import { type JobMessage } from '../../contract/job.js';
 import type { ObjectStore } from '../../storage/object-store.js';
 import { checkSchema, checkSchemaBytes, describeSchemaIssue, type SchemaLimits } from './schema-limits.js';
 
@@ -16,13 +17,14 @@ export interface SchemaChoice {
  * name the key, sizes and places in the schema, never the object's text: a key may name any object.
  */
 export async function loadSchema(job: JobMessage, store: ObjectStore, signal: AbortSignal, limits: SchemaLimits): Promise<SchemaChoice> {
-  const inline = job.csv?.schema;
+  const options = csvOptionsOf(job);
+  const inline = options.schema;
   if (inline) {
     checkSchemaBytes(Buffer.byteLength(JSON.stringify(inline)), limits);
     checkSchema(inline, limits);
     return { schema: inline, source: 'inline' };
   }
-  const key = job.csv?.schemaKey;
+  const key = options.schemaKey;
   if (!key) return { schema: undefined, source: 'inferred' };
   const ref = { bucket: job.input.bucket, key };
   store.inputScope.check(ref, 'csv.schemaKey');

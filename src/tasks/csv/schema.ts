@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { BadInputError } from '../../errors.js';
-import type { TableSchema } from '../../pipeline/messages.js';
+import { BadInputError } from '../../contract/errors.js';
+import type { TableSchema } from './options.js';
 import { converterFor, Invalid, type FieldType } from './field-types.js';
 import { compileUserPattern } from './user-pattern.js';
 

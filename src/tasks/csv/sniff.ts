@@ -1,8 +1,8 @@
 import { isUtf8 } from 'node:buffer';
 import { createGunzip, constants as zlibConstants } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
-import { BadInputError } from '../../errors.js';
-import type { ObjectRef } from '../../pipeline/messages.js';
+import { BadInputError } from '../../contract/errors.js';
+import type { ObjectRef } from '../../contract/job.js';
 import type { ObjectStore } from '../../storage/object-store.js';
 import { csvParseWhere } from './csv-parse-stretch.js';
 import { csvLimits } from './limits.js';

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
-import { AbortedError, BadInputError } from '../../errors.js';
+import { AbortedError, BadInputError } from '../../contract/errors.js';
 import { hasUniqueConstraint } from './schema.js';
 import type { FromThread, ThreadResult, ThreadSpec, ToThread } from './thread-protocol.js';
 

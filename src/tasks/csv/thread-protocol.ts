@@ -1,4 +1,4 @@
-import type { TableSchema } from '../../pipeline/messages.js';
+import type { TableSchema } from './options.js';
 import type { FieldType, InferenceState } from './field-types.js';
 import type { LineEnding } from './record-scanner.js';
 import type { AnalysisReport } from './reports.js';

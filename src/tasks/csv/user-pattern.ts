@@ -1,5 +1,5 @@
 import { RE2JS, RE2JSSyntaxException } from 're2js';
-import { BadInputError } from '../../errors.js';
+import { BadInputError } from '../../contract/errors.js';
 
 /** A schema's regular expression, compiled for RE2: matching takes time linear in the value, whatever the pattern. */
 export interface UserPattern {

@@ -1,7 +1,8 @@
 import { PassThrough } from 'node:stream';
-import { AbortedError, BadInputError } from '../../errors.js';
-import { jobKey } from '../../storage/object-store.js';
-import type { Task, TaskContext, TaskResult } from '../task.js';
+import { AbortedError, BadInputError } from '../../contract/errors.js';
+import { jobKey } from '../../contract/job-keys.js';
+import type { Task, TaskContext, TaskResult } from '../../pipeline/task.js';
+import { csvOptionsOf } from './options.js';
 import type { ValidationReport } from './reports.js';
 import { loadSchema } from './schema-source.js';
 import { readCsvHead, sniffCsv } from './sniff.js';
@@ -51,7 +52,7 @@ export class CsvValidationTask implements Task {
     rejects.end();
     await uploads;
 
-    const maxErrorRate = job.csv?.maxErrorRate ?? 0.05;
+    const { maxErrorRate } = csvOptionsOf(job);
     const errorRate = counts.rowsRejected / counts.rowsRead;
     const report: ValidationReport = {
       input: job.input,

@@ -1,4 +1,4 @@
-import type { TableSchema } from '../../pipeline/messages.js';
+import type { TableSchema } from './options.js';
 import { csvLine } from './csv-text.js';
 import { TypeInference, type InferenceState } from './field-types.js';
 import type { RecordHandler, RecordText } from './record-stream.js';

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import { StageName, stageNames } from '../pipeline/messages.js';
+import { StageName, stageNames } from './stages.js';
 
 const cores = availableParallelism();
 const optionalUrl = z.url().optional();

@@ -1,7 +1,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import type { Config } from './env.js';
+import type { Config } from '../contract/env.js';
 
 export interface AwsClients {
   sqs: SQSClient;

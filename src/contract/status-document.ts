@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { JobKind, ObjectRef, StageName, type JobMessage } from './messages.js';
+import { JobKind, ObjectRef, type JobMessage } from './job.js';
+import { StageName } from './stages.js';
 
 /** The status document's shape (contract section 5): the one schema its writer, its rules and its readers share. */
 export const ErrorInfo = z.object({ code: z.string(), message: z.string() });

@@ -1,5 +1,5 @@
 import { startFauxqs, type FauxqsServer } from 'fauxqs';
-import { stageNames, type StageName } from '../pipeline/messages.js';
+import { stageNames, type StageName } from '../contract/stages.js';
 
 export interface EmulatorOptions {
   port?: number;

@@ -8,18 +8,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
-import { submit } from './cli/commands/submit.js';
-import { createAwsClients } from './config/aws.js';
-import { loadConfig } from './config/env.js';
-import { createLogger } from './daemon/logger.js';
-import { startWorker } from './daemon/worker.js';
-import { startEmulator } from './local/emulator.js';
-import { ObjectStore } from './storage/object-store.js';
-import { AudioAnalysisReport } from './tasks/audio/analysis-report.js';
-import { resolveFfmpegBinaries } from './tasks/audio/ffmpeg-binaries.js';
-import { ValidationReport } from './tasks/csv/reports.js';
+import { submit } from './commands/submit.js';
+import { createAwsClients } from '../aws/clients.js';
+import { loadConfig } from '../contract/env.js';
+import { createLogger } from '../daemon/logger.js';
+import { startWorker } from '../daemon/worker.js';
+import { startEmulator } from './emulator.js';
+import { ObjectStore } from '../storage/object-store.js';
+import { AudioAnalysisReport } from '../tasks/audio/analysis-report.js';
+import { resolveFfmpegBinaries } from '../tasks/audio/ffmpeg-binaries.js';
+import { ValidationReport } from '../tasks/csv/reports.js';
 
-const samples = new URL('../samples/', import.meta.url);
+const samples = new URL('../../samples/', import.meta.url);
 const say = (line: string) => process.stdout.write(line + '\n');
 
 /**

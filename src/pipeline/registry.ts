@@ -1,5 +1,7 @@
-import type { JobKind, StageName } from '../pipeline/messages.js';
-import type { Task, TaskRegistration } from './task.js';
+import type { JobKind } from '../contract/job.js';
+import type { StageName } from '../contract/stages.js';
+import type { Config } from '../contract/env.js';
+import type { KindDefinition, Task, TaskRegistration } from './task.js';
 
 /** Maps stage × kind to the tasks that run there. A stage runs its tasks concurrently. */
 export class TaskRegistry {
@@ -7,6 +9,11 @@ export class TaskRegistry {
 
   constructor(registrations: readonly TaskRegistration[] = []) {
     this.registrations = [...registrations];
+  }
+
+  /** Every task of every kind, as each kind's plug-in builds them from `config`. */
+  static of(kinds: readonly KindDefinition[], config: Config): TaskRegistry {
+    return new TaskRegistry(kinds.flatMap((k) => k.tasks(config).map(({ stage, task }) => ({ stage, kind: k.kind, task }))));
   }
 
   register(stage: StageName, kind: JobKind, task: Task): this {
