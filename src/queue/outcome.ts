@@ -45,6 +45,23 @@ export function outcomeForError(err: unknown, signal?: AbortSignal): Outcome {
   return { kind: 'retry', reason: errorMessage(err) };
 }
 
+/**
+ * A handler's outcome once its lease may be gone: finished work stands, anything else is left alone, since
+ * the message may be another worker's now.
+ */
+export function outcomeUnderLease(outcome: Outcome, signal: AbortSignal): Outcome {
+  if (signal.reason instanceof LeaseLostError && outcome.kind !== 'done') return { kind: 'abandoned', reason: errorMessage(signal.reason) };
+  return outcome;
+}
+
+/** How strongly each outcome keeps its message: a message that stands for several jobs takes the strongest. */
+const hold: Record<OutcomeKind, number> = { done: 0, failed: 1, 'dead-letter': 2, retry: 3, release: 4, abandoned: 5 };
+
+/** The outcome of a message that stands for several jobs (an S3 event with several records): finished jobs repeat harmlessly. */
+export function combinedOutcome(outcomes: readonly Outcome[]): Outcome {
+  return outcomes.reduce((a, b) => (hold[b.kind] > hold[a.kind] ? b : a), done);
+}
+
 /** Capped exponential backoff with full jitter on the upper half, from the receive count. */
 export function retryDelaySeconds(receiveCount: number, baseSeconds = 5, capSeconds = 900, random: () => number = Math.random): number {
   return jitteredBackoff(receiveCount - 1, baseSeconds, capSeconds, random);
