@@ -55,7 +55,6 @@ module.exports = {
     // TypeScript 7 has no JS API for the cruiser; swc parses the .ts sources, type-only imports included.
     parser: 'swc',
     tsPreCompilationDeps: true,
-    tsConfig: { fileName: 'tsconfig.json' },
     enhancedResolveOptions: { extensions: ['.ts', '.js'] },
   },
 };

@@ -19,9 +19,9 @@ const runs = Number(args.get('runs') ?? 5);
 // A build from before the checker options took an object (CSV_UNIQUE_HEAP_MB) is given the thread count alone.
 const legacy = args.has('legacy');
 const dist = pathToFileURL(join(root, 'dist/tasks/csv/')).href;
-const { csvLimits } = (await import(`${dist}limits.js`)) as typeof import('../src/tasks/csv/limits.js');
-const { sniffCsv } = (await import(`${dist}sniff.js`)) as typeof import('../src/tasks/csv/sniff.js');
-const { validateInThreads } = (await import(`${dist}parallel-validation.js`)) as typeof import('../src/tasks/csv/parallel-validation.js');
+const { csvLimits } = (await import(`${dist}read/limits.js`)) as typeof import('../src/tasks/csv/read/limits.js');
+const { sniffCsv } = (await import(`${dist}read/sniff.js`)) as typeof import('../src/tasks/csv/read/sniff.js');
+const { validateInThreads } = (await import(`${dist}validate/parallel-validation.js`)) as typeof import('../src/tasks/csv/validate/parallel-validation.js');
 
 const schema: TableSchema = {
   fields: [

@@ -15,10 +15,10 @@ import { loadConfig } from '../src/contract/env.js';
 import type { TableSchema } from '../src/tasks/csv/options.js';
 
 const dist = new URL('../dist/tasks/csv/', import.meta.url);
-const { csvLimits } = (await import(new URL('limits.js', dist).href)) as typeof import('../src/tasks/csv/limits.js');
-const { sniffCsv } = (await import(new URL('sniff.js', dist).href)) as typeof import('../src/tasks/csv/sniff.js');
-const { runCsvThread } = (await import(new URL('thread-host.js', dist).href)) as typeof import('../src/tasks/csv/thread-host.js');
-const { validateInThreads } = (await import(new URL('parallel-validation.js', dist).href)) as typeof import('../src/tasks/csv/parallel-validation.js');
+const { csvLimits } = (await import(new URL('read/limits.js', dist).href)) as typeof import('../src/tasks/csv/read/limits.js');
+const { sniffCsv } = (await import(new URL('read/sniff.js', dist).href)) as typeof import('../src/tasks/csv/read/sniff.js');
+const { runCsvThread } = (await import(new URL('threads/thread-host.js', dist).href)) as typeof import('../src/tasks/csv/threads/thread-host.js');
+const { validateInThreads } = (await import(new URL('validate/parallel-validation.js', dist).href)) as typeof import('../src/tasks/csv/validate/parallel-validation.js');
 
 export interface RunResult {
   seconds: number;

@@ -8,7 +8,7 @@
 # Without AWS_ENDPOINT_URL and outside LocalStack it talks to real AWS. Safe to run again: existing
 # resources are kept and their attributes set to the values below.
 #
-# Names and settings (defaults match `stageline local` and src/local/emulator.ts):
+# Names and settings (defaults match `stageline local` and src/cli/emulator.ts):
 #   S3_BUCKET               bucket                                          stageline
 #   QUEUE_PREFIX            queues are <prefix>-<stage>, <prefix>-<stage>-dlq, <prefix>-events   stageline
 #   MAX_RECEIVE_COUNT       deliveries before SQS dead-letters a message     5

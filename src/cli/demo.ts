@@ -11,12 +11,13 @@ import { pino } from 'pino';
 import { submit } from './commands/submit.js';
 import { createAwsClients } from '../aws/clients.js';
 import { loadConfig } from '../contract/env.js';
+import { statusKey } from '../contract/job-keys.js';
 import { createLogger } from '../daemon/logger.js';
 import { startWorker } from '../daemon/worker.js';
 import { startEmulator } from './emulator.js';
 import { ObjectStore } from '../storage/object-store.js';
-import { AudioAnalysisReport } from '../tasks/audio/analysis-report.js';
-import { resolveFfmpegBinaries } from '../tasks/audio/ffmpeg-binaries.js';
+import { AudioAnalysisReport } from '../tasks/audio/analysis/analysis-report.js';
+import { resolveFfmpegBinaries } from '../tasks/audio/ffmpeg/ffmpeg-binaries.js';
 import { ValidationReport } from '../tasks/csv/reports.js';
 
 const samples = new URL('../../samples/', import.meta.url);
@@ -81,7 +82,7 @@ try {
       const { size } = await store.head({ bucket: store.bucket, key });
       say(`  ${name.padEnd(34)} s3://${store.bucket}/${key}  (${size} bytes)`);
     }
-    say(`  ${'status.json'.padEnd(34)} s3://${store.bucket}/jobs/${r.jobId}/status.json`);
+    say(`  ${'status.json'.padEnd(34)} s3://${store.bucket}/${statusKey(r.jobId)}`);
     say(`  ${await highlights(store, r.status?.outputs ?? {})}`);
   }
   exitCode = results.every((r) => r.exitCode === 0) ? 0 : 1;

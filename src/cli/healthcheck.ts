@@ -1,13 +1,14 @@
 import { request } from 'node:http';
+import { defaultHttpPort } from '../contract/defaults.js';
 
 /**
  * `stageline healthcheck`: the container health check (slim images have no curl), run by ECS every 30 s.
  * bin/stageline.js hands it this module before anything else is loaded, so it imports node builtins only
- * and reads HTTP_PORT itself: loading the application (AWS SDK, pino, zod) cost each probe 1.5 s of CPU
+ * (and the import-free module of HTTP_PORT's default) and reads HTTP_PORT itself: loading the application (AWS SDK, pino, zod) cost each probe 1.5 s of CPU
  * and 120 MB (BENCHMARKS.md). test/unit/healthcheck.test.ts holds it to that.
  */
 
-export const defaultHttpPort = 8080;
+export { defaultHttpPort };
 
 /** Exit codes: 0 healthy, 1 unhealthy or unreachable, 2 HTTP_PORT unusable. */
 export type HealthcheckExit = 0 | 1 | 2;

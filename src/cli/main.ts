@@ -5,6 +5,7 @@ import { createLogger } from '../daemon/logger.js';
 import { startEmulator } from './emulator.js';
 import { JobStatusStore } from '../pipeline/job-status.js';
 import { JobKind } from '../contract/job.js';
+import { jobPrefix } from '../contract/job-keys.js';
 import { StageName } from '../contract/stages.js';
 import { ObjectStore } from '../storage/object-store.js';
 import { dlq } from './commands/dlq.js';
@@ -67,7 +68,7 @@ async function main(argv: string[]): Promise<number> {
       const store = new ObjectStore(createAwsClients(config).s3, requireBucket(config));
       const status = await new JobStatusStore(store).get(jobId);
       if (!status) {
-        process.stderr.write(`no job ${jobId} in s3://${store.bucket}/jobs/\n`);
+        process.stderr.write(`no job ${jobId} in s3://${store.bucket}/${jobPrefix(jobId)}\n`);
         return 1;
       }
       process.stdout.write((values.json ? JSON.stringify(status, null, 2) : formatStatus(status, store.bucket)) + '\n');

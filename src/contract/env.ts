@@ -1,6 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { StageName, stageNames } from './stages.js';
+import { defaultHttpPort } from './defaults.js';
+import { isOutputKey, outputsPrefix } from './job-keys.js';
 
 const cores = availableParallelism();
 const optionalUrl = z.url().optional();
@@ -31,7 +33,7 @@ export const EnvSchema = z.object({
   ANALYSIS_CONCURRENCY: positiveInt(cores),
   // Checker threads one CSV validation runs besides its reader. Node's core count can exceed a container's CPU quota.
   CSV_THREADS: z.coerce.number().int().min(1).max(16).default(Math.min(cores, 4)),
-  // Bounds on a CSV job's Table Schema (src/tasks/csv/schema-limits.ts): over any, CSV_SCHEMA_TOO_LARGE.
+  // Bounds on a CSV job's Table Schema (src/tasks/csv/schema/schema-limits.ts): over any, CSV_SCHEMA_TOO_LARGE.
   // Every checker thread compiles the schema within a 48 MB heap; fields beyond the 2,000 columns a header may have match nothing.
   CSV_SCHEMA_MAX_BYTES: positiveInt(1024 * 1024),
   CSV_SCHEMA_MAX_FIELDS: positiveInt(2000),
@@ -55,7 +57,7 @@ export const EnvSchema = z.object({
   // Each ffmpeg run over an upload may take AUDIO_RUN_TIMEOUT_SECONDS + AUDIO_RUN_TIMEOUT_RATIO × the audio's length.
   AUDIO_RUN_TIMEOUT_SECONDS: positiveInt(60),
   AUDIO_RUN_TIMEOUT_RATIO: z.coerce.number().positive().max(10).default(0.1),
-  HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(defaultHttpPort),
   SENTRY_DSN: optionalUrl,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   FFMPEG_PATH: z.string().min(1).optional(),
@@ -68,7 +70,7 @@ export const EnvSchema = z.object({
     .string()
     .default('uploads/,incoming/')
     .transform(commaList)
-    .pipe(z.array(z.string().refine((p) => !p.startsWith('jobs/'), 'jobs/ holds the outputs and is never input')).min(1, 'name at least one prefix')),
+    .pipe(z.array(z.string().refine((p) => !isOutputKey(p), `${outputsPrefix} holds the outputs and is never input`)).min(1, 'name at least one prefix')),
   // The largest input, from HeadObject before any download: 3 h of 16-bit 48 kHz stereo WAV (1.9 GiB) fit.
   MAX_INPUT_BYTES: positiveInt(2 * 1024 ** 3),
   // A stage queue without a DLQ retries a poison message for ever: refused unless an operator says otherwise.
@@ -78,6 +80,9 @@ export const EnvSchema = z.object({
     .transform((v) => v === 'true'),
 });
 export type Config = z.infer<typeof EnvSchema>;
+
+/** Every variable's default, from the schema: code that runs without a configuration takes its defaults here. */
+export const envDefaults: Config = EnvSchema.parse({});
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';

@@ -16,7 +16,7 @@ import { ingestionHandler, stageHandler, type PipelineDeps } from '../pipeline/s
 import type { KindDefinition } from '../pipeline/task.js';
 import { InputScope } from '../storage/input-scope.js';
 import { startCircuitBreakers } from '../queue/circuit-breaker.js';
-import { QueueConsumer, type ReceiveGate } from '../queue/consumer.js';
+import { maxWaitTimeSeconds, QueueConsumer, type ReceiveGate } from '../queue/consumer.js';
 import { noInstrumentation, type QueueInstrumentation } from '../queue/instrumentation.js';
 import { channel, Publisher } from '../queue/publisher.js';
 import { resolveRedrive } from '../queue/redrive.js';
@@ -49,7 +49,7 @@ export interface WorkerOptions {
  * under way at SIGTERM returns, and its messages are released, inside DRAIN_TIMEOUT_SECONDS + 5 s.
  */
 export function longPollSeconds(drainTimeoutSeconds: number): number {
-  return Math.max(1, Math.min(20, Math.floor(drainTimeoutSeconds) + 2));
+  return Math.max(1, Math.min(maxWaitTimeSeconds, Math.floor(drainTimeoutSeconds) + 2));
 }
 
 /** A receive this long past its long poll has hung (the SQS client's own request timeout has passed too). */

@@ -9,6 +9,7 @@ import type { JobMessageSchemas } from '../contract/job.js';
 import { type StageName } from '../contract/stages.js';
 import { retryWhileUnavailable } from './store-retry.js';
 import { abortableSleep } from '../queue/backoff.js';
+import { maxWaitTimeSeconds } from '../queue/consumer.js';
 
 /**
  * How long a DLQ message received by a sweep stays hidden, at most: the sweep makes it visible again
@@ -63,7 +64,7 @@ export class DeadLetterWatcher {
   private loop: Promise<void> | undefined;
 
   constructor(private readonly options: DeadLetterWatcherOptions) {
-    this.waitTimeSeconds = options.waitTimeSeconds ?? 20;
+    this.waitTimeSeconds = options.waitTimeSeconds ?? maxWaitTimeSeconds;
     this.idlePauseMs = options.idlePauseMs ?? 20_000;
     this.remember = options.remember ?? 10_000;
   }

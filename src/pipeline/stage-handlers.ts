@@ -5,7 +5,7 @@ import type { IngestionMessage, JobMessage } from '../contract/job.js';
 import { nextStage, type StageName } from '../contract/stages.js';
 import type { JobIdentity } from '../contract/status-document.js';
 import type { Handler, MessageContext } from '../queue/consumer.js';
-import { done, isLastAttempt, outcomeForError, type Outcome } from '../queue/outcome.js';
+import { combinedOutcome, done, isLastAttempt, outcomeForError, type Outcome } from '../queue/outcome.js';
 import type { Channel, Publisher } from '../queue/publisher.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { requestedJobs, type RequestedJob } from './ingestion-request.js';
@@ -36,19 +36,11 @@ export function ingestionHandler(deps: PipelineDeps): Handler<IngestionMessage> 
   return async (message, ctx) => {
     const jobs = requestedJobs(message, { defaultBucket: deps.store.bucket, messageId: ctx.messageId });
     if (jobs.length === 0) ctx.logger.info('S3 test event or no created objects: acknowledged');
-    let outcome: Outcome = done;
-    for (const request of jobs) {
-      const result = await tracked(deps, 'ingestion', request, ctx, (logger) => ingest(deps, request, ctx, logger));
-      // The whole message is retried or released if any of its jobs must be (finished ones repeat
-      // harmlessly), and left alone if the lease on it was lost.
-      if (weight[result.kind] > weight[outcome.kind]) outcome = result;
-    }
-    return outcome;
+    const outcomes: Outcome[] = [];
+    for (const request of jobs) outcomes.push(await tracked(deps, 'ingestion', request, ctx, (logger) => ingest(deps, request, ctx, logger)));
+    return combinedOutcome(outcomes);
   };
 }
-
-/** Which of its jobs' outcomes a whole ingestion message takes: the one that keeps the message the most. */
-const weight: Record<Outcome['kind'], number> = { done: 0, failed: 1, 'dead-letter': 2, retry: 3, release: 4, abandoned: 5 };
 
 /** The validation and analysis queues' handler. */
 export function stageHandler(deps: PipelineDeps, stage: Exclude<StageName, 'ingestion'>): Handler<JobMessage> {

@@ -9,10 +9,11 @@ import {
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { BadMessageError, LeaseLostError, errorMessage } from '../contract/errors.js';
+import { envDefaults } from '../contract/env.js';
 import { BatchDeleter } from './batch-deleter.js';
 import { startHeartbeat } from './heartbeat.js';
 import { noInstrumentation, type QueueInstrumentation } from './instrumentation.js';
-import { isLastAttempt, outcomeForError, retryDelaySeconds, type Outcome } from './outcome.js';
+import { isLastAttempt, outcomeForError, outcomeUnderLease, retryDelaySeconds, type Outcome } from './outcome.js';
 import { sendToDeadLetter, type RedriveInfo } from './redrive.js';
 import { abortableSleep } from './backoff.js';
 
@@ -59,6 +60,9 @@ export interface LoopHealth {
   inFlight: number;
   concurrency: number;
 }
+
+/** The longest long poll SQS allows: the fewest empty receives. */
+export const maxWaitTimeSeconds = 20;
 
 export interface ConsumerOptions<S extends z.ZodType> {
   name: string;
@@ -119,8 +123,8 @@ export class QueueConsumer<S extends z.ZodType> {
 
   constructor(private readonly options: ConsumerOptions<S>) {
     this.deleter = new BatchDeleter(options.sqs, options.queueUrl);
-    this.visibilityTimeoutSeconds = options.visibilityTimeoutSeconds ?? 60;
-    this.waitTimeSeconds = options.waitTimeSeconds ?? 20;
+    this.visibilityTimeoutSeconds = options.visibilityTimeoutSeconds ?? envDefaults.VISIBILITY_TIMEOUT_SECONDS;
+    this.waitTimeSeconds = options.waitTimeSeconds ?? maxWaitTimeSeconds;
     this.instrumentation = options.instrumentation ?? noInstrumentation;
   }
 
@@ -390,8 +394,7 @@ export class QueueConsumer<S extends z.ZodType> {
       stopHeartbeat();
       handlerReturned();
     }
-    // Whatever the handler made of it, a lost lease means the message may be someone else's now.
-    if (signal.reason instanceof LeaseLostError && outcome.kind !== 'done') outcome = { kind: 'abandoned', reason: errorMessage(signal.reason) };
+    outcome = outcomeUnderLease(outcome, signal);
     try {
       await this.settle(message, receiptHandle, receiveCount, outcome, logger);
     } catch (err) {

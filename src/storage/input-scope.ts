@@ -1,4 +1,4 @@
-import { EnvSchema, requireBucket, type Config } from '../contract/env.js';
+import { envDefaults, requireBucket, type Config } from '../contract/env.js';
 import { BadInputError } from '../contract/errors.js';
 import type { ObjectRef } from '../contract/job.js';
 import { isOutputKey, outputsPrefix } from '../contract/job-keys.js';
@@ -27,9 +27,9 @@ export class InputScope {
     return new InputScope(config.INPUT_BUCKETS ?? [requireBucket(config)], config.INPUT_PREFIXES);
   }
 
-  /** The scope of a store built without a configuration (CLI, demo, tests): its own bucket, EnvSchema's default prefixes. */
+  /** The scope of a store built without a configuration (CLI, demo, tests): its own bucket, the default INPUT_PREFIXES. */
   static forBucket(bucket: string): InputScope {
-    return new InputScope([bucket], EnvSchema.shape.INPUT_PREFIXES.parse(undefined));
+    return new InputScope([bucket], envDefaults.INPUT_PREFIXES);
   }
 
   /** Why `ref` must not be read, or undefined when it may. */

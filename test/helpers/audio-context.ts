@@ -10,7 +10,7 @@ import { JobMessage } from '../../src/tasks/index.js';
 import { type RenditionName } from '../../src/tasks/audio/options.js';
 import { type StageName } from '../../src/contract/stages.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
-import { createAudioToolkit, type AudioConfig, type AudioToolkit } from '../../src/tasks/audio/toolkit.js';
+import { createAudioToolkit, type AudioConfig, type AudioToolkit } from '../../src/tasks/audio/ffmpeg/toolkit.js';
 import type { Task, TaskContext } from '../../src/pipeline/task.js';
 import { startStack } from './pipeline.js';
 

@@ -11,7 +11,7 @@ import { type CsvOptions } from '../../src/tasks/csv/options.js';
 import type { StageName } from '../../src/contract/stages.js';
 import { jobKey } from '../../src/contract/job-keys.js';
 import { type ObjectStore } from '../../src/storage/object-store.js';
-import { schemaLimitsFrom } from '../../src/tasks/csv/schema-limits.js';
+import { schemaLimitsFrom } from '../../src/tasks/csv/schema/schema-limits.js';
 import type { CsvValidationOptions } from '../../src/tasks/csv/validation-task.js';
 import type { Task, TaskContext } from '../../src/pipeline/task.js';
 import { startStack } from './pipeline.js';

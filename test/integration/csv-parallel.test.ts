@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { PassThrough, Readable } from 'node:stream';
 import { test } from 'node:test';
 import type { TableSchema } from '../../src/tasks/csv/options.js';
-import { validateInThreads } from '../../src/tasks/csv/parallel-validation.js';
-import { streamRecords } from '../../src/tasks/csv/record-stream.js';
-import { sniffCsv } from '../../src/tasks/csv/sniff.js';
-import { OutputText, RowValidator } from '../../src/tasks/csv/validator.js';
+import { validateInThreads } from '../../src/tasks/csv/validate/parallel-validation.js';
+import { streamRecords } from '../../src/tasks/csv/read/record-stream.js';
+import { sniffCsv } from '../../src/tasks/csv/read/sniff.js';
+import { OutputText, RowValidator } from '../../src/tasks/csv/validate/validator.js';
 import { csvOptions } from '../helpers/csv-context.js';
 
 const schema: TableSchema = {

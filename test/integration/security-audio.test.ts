@@ -16,7 +16,7 @@ import { promisify } from 'node:util';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { statusKey } from '../../src/contract/job-keys.js';
-import { AudioAnalysisReport } from '../../src/tasks/audio/analysis-report.js';
+import { AudioAnalysisReport } from '../../src/tasks/audio/analysis/analysis-report.js';
 import { expectRefused, expectStillServing, startAttackBench, type AttackBench } from '../helpers/attack.js';
 import { signallingTool } from '../helpers/audio-fake-tools.js';
 import { binaries, chordWithGap, ffmpegMake } from '../helpers/audio-media.js';

@@ -12,9 +12,9 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { pino } from 'pino';
 import { TableSchema } from '../../src/tasks/csv/options.js';
 import { type JobRequest } from '../../src/contract/job.js';
-import { validateInThreads } from '../../src/tasks/csv/parallel-validation.js';
-import { checkSchema, checkSchemaBytes } from '../../src/tasks/csv/schema-limits.js';
-import { sniffCsv } from '../../src/tasks/csv/sniff.js';
+import { validateInThreads } from '../../src/tasks/csv/validate/parallel-validation.js';
+import { checkSchema, checkSchemaBytes } from '../../src/tasks/csv/schema/schema-limits.js';
+import { sniffCsv } from '../../src/tasks/csv/read/sniff.js';
 import { expectRefused, expectStillServing, startAttackBench, type AttackBench } from '../helpers/attack.js';
 import { csvOptions } from '../helpers/csv-context.js';
 

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { filterOptionValue, progressTo } from '../../src/tasks/audio/ffmpeg-args.js';
-import { progressSeconds } from '../../src/tasks/audio/filter-reports.js';
-import { fileInput } from '../../src/tasks/audio/input-policy.js';
+import { filterOptionValue, progressTo } from '../../src/tasks/audio/input/ffmpeg-args.js';
+import { progressSeconds } from '../../src/tasks/audio/analysis/filter-reports.js';
+import { fileInput } from '../../src/tasks/audio/ffmpeg/input-policy.js';
 import { binaries } from '../helpers/audio-media.js';
 
 const run = promisify(execFile);

@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { AbortedError, BadInputError, TransientError } from '../../src/contract/errors.js';
-import { asTaskError } from '../../src/tasks/audio/failures.js';
-import { FfmpegExitError, FluentFfmpegRunner } from '../../src/tasks/audio/ffmpeg.js';
-import { resolveFfmpegBinaries } from '../../src/tasks/audio/ffmpeg-binaries.js';
-import { FfprobeProber } from '../../src/tasks/audio/ffprobe.js';
-import { ToolCrashError, ToolTimeoutError } from '../../src/tasks/audio/tool-errors.js';
+import { asTaskError } from '../../src/tasks/audio/ffmpeg/failures.js';
+import { FfmpegExitError, FluentFfmpegRunner } from '../../src/tasks/audio/ffmpeg/ffmpeg.js';
+import { resolveFfmpegBinaries } from '../../src/tasks/audio/ffmpeg/ffmpeg-binaries.js';
+import { FfprobeProber } from '../../src/tasks/audio/ffmpeg/ffprobe.js';
+import { ToolCrashError, ToolTimeoutError } from '../../src/tasks/audio/ffmpeg/tool-errors.js';
 import { alive, signallingTool, stubbornTool } from '../helpers/audio-fake-tools.js';
 import { binaries } from '../helpers/audio-media.js';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Ebur128SummaryParser, progressSeconds, runMarker, SilenceParser } from '../../src/tasks/audio/filter-reports.js';
+import { Ebur128SummaryParser, progressSeconds, runMarker, SilenceParser } from '../../src/tasks/audio/analysis/filter-reports.js';
 
 const marker = 'c0ffee0123456789';
 // As ffmpeg 5.1 prints it for `ebur128@<marker>` (fluent-ffmpeg hands over one line at a time, split at \r and \n).

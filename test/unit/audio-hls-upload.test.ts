@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { uploadHlsWhileEncoding } from '../../src/tasks/audio/hls-upload.js';
+import { uploadHlsWhileEncoding } from '../../src/tasks/audio/transcode/hls-upload.js';
 
 /** Writes segments one by one like the hls muxer (each one closed before the next appears), then the playlist. */
 async function fakeEncode(dir: string, segments: number, stopped: AbortSignal, failAfter?: number): Promise<void> {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/contract/env.js';
-import { audioLimits } from '../../src/tasks/audio/input-policy.js';
+import { audioLimits } from '../../src/tasks/audio/ffmpeg/input-policy.js';
 
 test('audio limits come from the environment, with the documented defaults', () => {
   const limits = audioLimits(loadConfig({}));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseWavHeader } from '../../src/tasks/audio/wav-header.js';
+import { parseWavHeader } from '../../src/tasks/audio/input/wav-header.js';
 
 /** A RIFF/WAVE header: `chunks` between the WAVE id and the data chunk, `dataBytes` declared, `present` of them in the file. */
 function wav(opts: { channels?: number; rate?: number; extensible?: boolean; dataBytes?: number; present?: number; fmtAfterData?: boolean; extra?: Buffer } = {}): Buffer {

@@ -4,8 +4,8 @@ import { text } from 'node:stream/consumers';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import WaveformData from 'waveform-data';
-import { PeakWriter, type Peaks } from '../../src/tasks/audio/peaks.js';
-import { WaveformJson, waveformDat, waveformJsonStream, peaksAsPcm } from '../../src/tasks/audio/waveform-format.js';
+import { PeakWriter, type Peaks } from '../../src/tasks/audio/waveform/peaks.js';
+import { WaveformJson, waveformDat, waveformJsonStream, peaksAsPcm } from '../../src/tasks/audio/waveform/waveform-format.js';
 import { referencePeaks } from '../helpers/audio-media.js';
 
 function randomPcm(frames: number, channels: number, seed: number): Int16Array {

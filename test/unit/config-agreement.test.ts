@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { EnvSchema } from '../../src/contract/env.js';
+import { EnvSchema, envDefaults } from '../../src/contract/env.js';
 import { startEmulator, type Emulator } from '../../src/cli/emulator.js';
 import { stageNames } from '../../src/contract/stages.js';
 
@@ -20,17 +20,24 @@ const queueUrlVars = ['SQS_INGESTION_QUEUE_URL', 'SQS_VALIDATION_QUEUE_URL', 'SQ
 const withComposeDefaults = (value: string) => value.replace(/\$\{[A-Z0-9_]+:-([^}]*)\}/g, '$1');
 const queueName = (url: string) => url.split('/').pop() ?? url;
 
-/** The names in the first column of the README's `## Configuration` table. */
-function readmeConfigurationVars(): Set<string> {
+/** The rows of the README's `## Configuration` table: the names of the first column and the default column. */
+function readmeConfigurationRows(): { names: string[]; defaults: string }[] {
   const readme = read('README.md');
   const section = readme.split(/^## /m).find((s) => s.startsWith('Configuration'));
   assert.ok(section, 'README.md has a "## Configuration" section');
-  const names = section
+  return section
     .split('\n')
     .filter((line) => line.startsWith('| `'))
-    .flatMap((line) => [...(line.split('|')[1] ?? '').matchAll(/`([A-Z][A-Z0-9_]*)`/g)].map((m) => m[1] ?? ''));
-  return new Set(names);
+    .map((line) => {
+      const cells = line.split(' | ');
+      return { names: [...(cells[0] ?? '').matchAll(/`([A-Z][A-Z0-9_]*)`/g)].map((m) => m[1] ?? ''), defaults: cells.at(-1) ?? '' };
+    });
 }
+const readmeConfigurationVars = () => new Set(readmeConfigurationRows().flatMap((r) => r.names));
+
+/** Defaults that follow the machine (its core count): the README says so in words. */
+const machineDefaults = new Set(['VALIDATION_CONCURRENCY', 'ANALYSIS_CONCURRENCY', 'CSV_THREADS']);
+const shown = (value: unknown) => (Array.isArray(value) ? value.join(',') : String(value));
 
 const ComposeFile = z.object({
   services: z.record(
@@ -80,6 +87,16 @@ describe('configuration agrees across the schema, README, compose, the init scri
       .join('\n');
     for (const name of documented) {
       if (!schemaVars.has(name)) assert.match(sources, new RegExp(`process\\.env\\.${name}\\b`), `README documents ${name}, which nothing reads`);
+    }
+  });
+
+  it('the README gives each variable the default the schema has, in the order it names them', () => {
+    const defaults: Record<string, unknown> = envDefaults;
+    for (const { names, defaults: cell } of readmeConfigurationRows()) {
+      const expected = names.filter((n) => schemaVars.has(n) && !machineDefaults.has(n) && defaults[n] !== undefined).map((n) => shown(defaults[n]));
+      const written = [...cell.matchAll(/`([^`]*)`/g)].map((m) => m[1]);
+      assert.deepEqual(written.slice(0, expected.length), expected, `README default of ${names.join(', ')}: ${cell}`);
+      for (const n of names.filter((x) => machineDefaults.has(x))) assert.match(cell, /core count/, `README default of ${n}`);
     }
   });
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parse } from 'csv-parse/sync';
-import { CanonicalCsvReader } from '../../src/tasks/csv/canonical-reader.js';
-import { csvLine } from '../../src/tasks/csv/csv-text.js';
+import { CanonicalCsvReader } from '../../src/tasks/csv/read/canonical-reader.js';
+import { csvLine } from '../../src/tasks/csv/read/csv-text.js';
 
 const readAll = (text: string, chunk: number): string[][] => {
   const records: string[][] = [];

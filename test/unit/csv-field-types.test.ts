@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { convertInteger, convertNumber, Invalid } from '../../src/tasks/csv/field-types.js';
+import { convertInteger, convertNumber, Invalid } from '../../src/tasks/csv/schema/field-types.js';
 
 /** The plain definition the converters' shortcuts must agree with: parse, then print as JS does. */
 const expectedNumber = (raw: string) => (/^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/.test(raw) && Number.isFinite(Number(raw)) ? String(Number(raw)) : undefined);

@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { lerp, NumericColumn } from '../../src/tasks/csv/numeric-column.js';
-import { CategoryColumn } from '../../src/tasks/csv/category-column.js';
+import { lerp, NumericColumn } from '../../src/tasks/csv/analyse/numeric-column.js';
+import { CategoryColumn } from '../../src/tasks/csv/analyse/category-column.js';
 
 /** Reference statistics the plain way: full sort, two-pass mean and variance (as pandas does). */
 function reference(values: number[]) {

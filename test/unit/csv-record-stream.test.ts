@@ -3,9 +3,9 @@ import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { CsvError } from 'csv-parse';
 import { parse } from 'csv-parse/sync';
-import { describeSkip } from '../../src/tasks/csv/csv-parse-stretch.js';
-import { streamRecords } from '../../src/tasks/csv/record-stream.js';
-import { csvLimits } from '../../src/tasks/csv/limits.js';
+import { describeSkip } from '../../src/tasks/csv/read/csv-parse-stretch.js';
+import { streamRecords } from '../../src/tasks/csv/read/record-stream.js';
+import { csvLimits } from '../../src/tasks/csv/read/limits.js';
 
 type Event = string[] | string;
 

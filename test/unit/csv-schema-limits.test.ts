@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { loadConfig } from '../../src/contract/env.js';
 import { BadInputError } from '../../src/contract/errors.js';
 import { TableSchema } from '../../src/tasks/csv/options.js';
-import { checkSchema, describeSchemaIssue, schemaLimitsFrom, type SchemaLimits } from '../../src/tasks/csv/schema-limits.js';
+import { checkSchema, describeSchemaIssue, schemaLimitsFrom, type SchemaLimits } from '../../src/tasks/csv/schema/schema-limits.js';
 
 const limits: SchemaLimits = schemaLimitsFrom(loadConfig({}));
 const secret = 'SECRET-7f3a9c';

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BadInputError } from '../../src/contract/errors.js';
 import { TableSchema } from '../../src/tasks/csv/options.js';
-import { convertNumber, converterFor, Invalid } from '../../src/tasks/csv/field-types.js';
-import { compileSchema } from '../../src/tasks/csv/schema.js';
-import { checkHeader } from '../../src/tasks/csv/sniff.js';
-import { compileUserPattern } from '../../src/tasks/csv/user-pattern.js';
+import { convertNumber, converterFor, Invalid } from '../../src/tasks/csv/schema/field-types.js';
+import { compileSchema } from '../../src/tasks/csv/schema/schema.js';
+import { checkHeader } from '../../src/tasks/csv/read/sniff.js';
+import { compileUserPattern } from '../../src/tasks/csv/schema/user-pattern.js';
 
 const secret = 'SECRET-7f3a9c';
 

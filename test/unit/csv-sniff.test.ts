@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BadInputError } from '../../src/contract/errors.js';
-import { sniffCsv, type CsvHead } from '../../src/tasks/csv/sniff.js';
+import { sniffCsv, type CsvHead } from '../../src/tasks/csv/read/sniff.js';
 
 const head = (bytes: Buffer | string, complete = true): CsvHead => ({ bytes: Buffer.from(bytes), gzip: false, complete });
 const rejectsWith = (code: string, h: CsvHead) =>

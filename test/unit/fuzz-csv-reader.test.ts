@@ -5,14 +5,14 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { BadInputError } from '../../src/contract/errors.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
-import { readBlocks } from '../../src/tasks/csv/block-reader.js';
-import { CanonicalCsvReader } from '../../src/tasks/csv/canonical-reader.js';
-import { csvLine } from '../../src/tasks/csv/csv-text.js';
-import { csvLimits } from '../../src/tasks/csv/limits.js';
-import { streamRecords } from '../../src/tasks/csv/record-stream.js';
-import { readCsvHead, sniffCsv, type CsvFormat } from '../../src/tasks/csv/sniff.js';
-import type { BlockPlace } from '../../src/tasks/csv/thread-protocol.js';
-import { OutputText, RowValidator } from '../../src/tasks/csv/validator.js';
+import { readBlocks } from '../../src/tasks/csv/read/block-reader.js';
+import { CanonicalCsvReader } from '../../src/tasks/csv/read/canonical-reader.js';
+import { csvLine } from '../../src/tasks/csv/read/csv-text.js';
+import { csvLimits } from '../../src/tasks/csv/read/limits.js';
+import { streamRecords } from '../../src/tasks/csv/read/record-stream.js';
+import { readCsvHead, sniffCsv, type CsvFormat } from '../../src/tasks/csv/read/sniff.js';
+import type { BlockPlace } from '../../src/tasks/csv/threads/thread-protocol.js';
+import { OutputText, RowValidator } from '../../src/tasks/csv/validate/validator.js';
 import { bounded, fuzzParams, typedOrValue } from '../helpers/fuzz.js';
 
 // Property: whatever bytes an upload holds, the CSV path the worker runs (sniff the head, the reader

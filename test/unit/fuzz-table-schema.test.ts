@@ -6,9 +6,9 @@ import { CsvOptions, type TableSchema } from '../../src/tasks/csv/options.js';
 import type { JobMessage } from '../../src/contract/job.js';
 import { JobRequest } from '../../src/tasks/index.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
-import { schemaLimitsFrom } from '../../src/tasks/csv/schema-limits.js';
-import { loadSchema } from '../../src/tasks/csv/schema-source.js';
-import { OutputText, RowValidator } from '../../src/tasks/csv/validator.js';
+import { schemaLimitsFrom } from '../../src/tasks/csv/schema/schema-limits.js';
+import { loadSchema } from '../../src/tasks/csv/schema/schema-source.js';
+import { OutputText, RowValidator } from '../../src/tasks/csv/validate/validator.js';
 import { bounded, fuzzParams, typedOrValue } from '../helpers/fuzz.js';
 
 // Property: whatever Table Schema a job names (inline in its request, or an object read by schemaKey),

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import fc from 'fast-check';
-import { parseWavHeader, readWavHeader, type WavHeader } from '../../src/tasks/audio/wav-header.js';
+import { parseWavHeader, readWavHeader, type WavHeader } from '../../src/tasks/audio/input/wav-header.js';
 import { bounded, fuzzParams } from '../helpers/fuzz.js';
 
 // Property: whatever an upload's first bytes are, the header reader answers (a header, or "not a WAV")

@@ -7,8 +7,8 @@ import { InputScope, keyProblem } from '../../src/storage/input-scope.js';
 import { checkJobReads } from '../../src/pipeline/kinds.js';
 import { JobMessage, kindDefinitions } from '../../src/tasks/index.js';
 import { ObjectStore } from '../../src/storage/object-store.js';
-import { schemaLimitsFrom } from '../../src/tasks/csv/schema-limits.js';
-import { loadSchema } from '../../src/tasks/csv/schema-source.js';
+import { schemaLimitsFrom } from '../../src/tasks/csv/schema/schema-limits.js';
+import { loadSchema } from '../../src/tasks/csv/schema/schema-source.js';
 import { recordS3Reads } from '../helpers/s3-reads.js';
 
 const scope = new InputScope(['stageline'], ['uploads/', 'incoming/']);

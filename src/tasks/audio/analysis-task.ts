@@ -2,13 +2,13 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { jobKey } from '../../contract/job-keys.js';
 import type { Task, TaskContext, TaskResult } from '../../pipeline/task.js';
-import type { AudioAnalysisReport } from './analysis-report.js';
-import { openAudioInput, type AudioSource } from './audio-input.js';
-import { asTaskError } from './failures.js';
-import { filterOptionValue, firstAudioTrack, progressTo, uploadRun } from './ffmpeg-args.js';
-import { Ebur128SummaryParser, progressSeconds, runMarker, SilenceParser, type LoudnessSummary, type SilentSpan } from './filter-reports.js';
-import { fileInput } from './input-policy.js';
-import type { AudioToolkit } from './toolkit.js';
+import type { AudioAnalysisReport } from './analysis/analysis-report.js';
+import { openAudioInput, type AudioSource } from './input/audio-input.js';
+import { asTaskError } from './ffmpeg/failures.js';
+import { filterOptionValue, firstAudioTrack, progressTo, uploadRun } from './input/ffmpeg-args.js';
+import { Ebur128SummaryParser, progressSeconds, runMarker, SilenceParser, type LoudnessSummary, type SilentSpan } from './analysis/filter-reports.js';
+import { fileInput } from './ffmpeg/input-policy.js';
+import type { AudioToolkit } from './ffmpeg/toolkit.js';
 
 export interface TrackAnalysisOptions {
   readonly silenceThresholdDb: number;
@@ -21,7 +21,7 @@ export const defaultTrackAnalysisOptions: TrackAnalysisOptions = { silenceThresh
  * Analysis: analysis.json with the track's format facts (from ffprobe) and, from one decode, EBU R128
  * loudness (ebur128 with true peak) and silent spans (silencedetect, which runs first, at the source's
  * rate, since ebur128 resamples to 48 kHz). Each result is read from a channel the input cannot write to
- * (filter-reports.ts): tags are printed on stderr, so text there shaped like a filter's report is not one.
+ * (analysis/filter-reports.ts): tags are printed on stderr, so text there shaped like a filter's report is not one.
  */
 export class TrackAnalysisTask implements Task {
   readonly name = 'audio-analysis';

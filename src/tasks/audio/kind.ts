@@ -2,7 +2,7 @@ import type { Detection, KindDefinition } from '../../pipeline/task.js';
 import { TrackAnalysisTask } from './analysis-task.js';
 import { AudioOptions } from './options.js';
 import { AudioProbeTask } from './probe-task.js';
-import { createAudioToolkit } from './toolkit.js';
+import { createAudioToolkit } from './ffmpeg/toolkit.js';
 import { TranscodeTask } from './transcode-task.js';
 import { WaveformTask } from './waveform-task.js';
 

@@ -2,12 +2,12 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BadInputError } from '../../contract/errors.js';
 import type { Task, TaskContext, TaskResult } from '../../pipeline/task.js';
-import { openAudioInput, tooLong, type AudioSource } from './audio-input.js';
-import { asTaskError } from './failures.js';
-import { FfmpegExitError } from './ffmpeg.js';
-import { firstAudioTrackPastLimit, progressTo, uploadRun } from './ffmpeg-args.js';
-import { progressSeconds } from './filter-reports.js';
-import type { AudioToolkit } from './toolkit.js';
+import { openAudioInput, tooLong, type AudioSource } from './input/audio-input.js';
+import { asTaskError } from './ffmpeg/failures.js';
+import { FfmpegExitError } from './ffmpeg/ffmpeg.js';
+import { firstAudioTrackPastLimit, progressTo, uploadRun } from './input/ffmpeg-args.js';
+import { progressSeconds } from './analysis/filter-reports.js';
+import type { AudioToolkit } from './ffmpeg/toolkit.js';
 
 /** Decoder errors tolerated in a file that otherwise decodes to its full length (a glitch, a bad tag). */
 const toleratedDecodeErrors = 10;

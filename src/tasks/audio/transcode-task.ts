@@ -5,12 +5,12 @@ import { join } from 'node:path';
 import { audioOptionsOf } from './options.js';
 import { jobKey } from '../../contract/job-keys.js';
 import type { Task, TaskContext, TaskResult } from '../../pipeline/task.js';
-import { openAudioInput, type AudioSource } from './audio-input.js';
-import { firstAudioTrack, noInputMetadata, uploadRun } from './ffmpeg-args.js';
-import { asTaskError } from './failures.js';
-import { uploadHlsWhileEncoding } from './hls-upload.js';
-import { formatArgs, renditions, type Rendition } from './renditions.js';
-import type { AudioToolkit } from './toolkit.js';
+import { openAudioInput, type AudioSource } from './input/audio-input.js';
+import { firstAudioTrack, noInputMetadata, uploadRun } from './input/ffmpeg-args.js';
+import { asTaskError } from './ffmpeg/failures.js';
+import { uploadHlsWhileEncoding } from './transcode/hls-upload.js';
+import { formatArgs, renditions, type Rendition } from './transcode/renditions.js';
+import type { AudioToolkit } from './ffmpeg/toolkit.js';
 
 /** Encoders are single-threaded: this many run at once, beside the stage's other tasks. */
 const parallelEncodes = Math.max(1, availableParallelism());

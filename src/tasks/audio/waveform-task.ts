@@ -2,13 +2,13 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { jobKey } from '../../contract/job-keys.js';
 import type { Task, TaskContext, TaskResult } from '../../pipeline/task.js';
-import { openAudioInput, type AudioSource } from './audio-input.js';
-import { firstAudioTrack, uploadRun } from './ffmpeg-args.js';
-import { asTaskError } from './failures.js';
-import { fileInput } from './input-policy.js';
-import { PeakWriter, type Peaks } from './peaks.js';
-import type { AudioToolkit } from './toolkit.js';
-import { peaksAsPcm, waveformDat, waveformJsonStream } from './waveform-format.js';
+import { openAudioInput, type AudioSource } from './input/audio-input.js';
+import { firstAudioTrack, uploadRun } from './input/ffmpeg-args.js';
+import { asTaskError } from './ffmpeg/failures.js';
+import { fileInput } from './ffmpeg/input-policy.js';
+import { PeakWriter, type Peaks } from './waveform/peaks.js';
+import type { AudioToolkit } from './ffmpeg/toolkit.js';
+import { peaksAsPcm, waveformDat, waveformJsonStream } from './waveform/waveform-format.js';
 
 /**
  * The decoder's packets are a few KiB, and ffmpeg flushes the pipe after each: Node then wakes ~10,000

@@ -2,7 +2,7 @@ import { BadInputError } from '../../contract/errors.js';
 import { jobKey } from '../../contract/job-keys.js';
 import type { Task, TaskContext, TaskResult } from '../../pipeline/task.js';
 import { ValidationReport } from './reports.js';
-import { runCsvThread } from './thread-host.js';
+import { runCsvThread } from './threads/thread-host.js';
 
 /** Analysis: pandas-`describe` statistics of validated.csv, typed by validation.json, into analysis.json. */
 export class CsvAnalysisTask implements Task {

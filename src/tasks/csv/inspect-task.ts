@@ -1,7 +1,7 @@
 import type { Task, TaskContext, TaskResult } from '../../pipeline/task.js';
-import type { SchemaLimits } from './schema-limits.js';
-import { loadSchema } from './schema-source.js';
-import { readCsvHead, sniffCsv } from './sniff.js';
+import type { SchemaLimits } from './schema/schema-limits.js';
+import { loadSchema } from './schema/schema-source.js';
+import { readCsvHead, sniffCsv } from './read/sniff.js';
 
 /**
  * Ingestion: refuses a CSV that cannot be read (binary, unsupported encoding, empty, header only,

@@ -2,7 +2,7 @@ import type { Detection, KindDefinition } from '../../pipeline/task.js';
 import { CsvAnalysisTask } from './analysis-task.js';
 import { CsvInspectTask } from './inspect-task.js';
 import { CsvOptions } from './options.js';
-import { schemaLimitsFrom } from './schema-limits.js';
+import { schemaLimitsFrom } from './schema/schema-limits.js';
 import { CsvValidationTask } from './validation-task.js';
 
 /** UTF-16 with a BOM (the CSV stage transcodes it). */

@@ -4,18 +4,18 @@ import { jobKey } from '../../contract/job-keys.js';
 import type { Task, TaskContext, TaskResult } from '../../pipeline/task.js';
 import { csvOptionsOf } from './options.js';
 import type { ValidationReport } from './reports.js';
-import { loadSchema } from './schema-source.js';
-import { readCsvHead, sniffCsv } from './sniff.js';
-import { validateInThreads } from './parallel-validation.js';
-import type { SchemaLimits } from './schema-limits.js';
-import type { CsvThreadOptions } from './thread-host.js';
+import { loadSchema } from './schema/schema-source.js';
+import { readCsvHead, sniffCsv } from './read/sniff.js';
+import { validateInThreads } from './validate/parallel-validation.js';
+import type { SchemaLimits } from './schema/schema-limits.js';
+import type { CsvThreadOptions } from './threads/thread-host.js';
 
 export interface CsvValidationOptions extends CsvThreadOptions {
   schemaLimits: SchemaLimits;
 }
 
 /**
- * Validation: streams the input from S3 through parsing threads (parallel-validation.ts) into validated.csv and rejects.jsonl
+ * Validation: streams the input from S3 through parsing threads (validate/parallel-validation.ts) into validated.csv and rejects.jsonl
  * (multipart uploads, concurrently), then writes validation.json. Over `maxErrorRate` the job fails with
  * CSV_ERROR_RATE_EXCEEDED, after all three outputs are written so a person can see why.
  */

@@ -1,0 +1,64 @@
+import type { TableSchema } from '../options.js';
+import type { FieldType, InferenceState } from '../schema/field-types.js';
+import type { LineEnding } from '../read/record-scanner.js';
+import type { AnalysisReport } from '../reports.js';
+import type { CsvFormat } from '../read/sniff.js';
+import type { RowCounts } from '../validate/validator.js';
+
+/** What a CSV thread is asked to do (its workerData). */
+export type ThreadSpec =
+  /** Validation's reader: decodes the input, reads its records exactly, cuts it into blocks of whole records. */
+  | { mode: 'read'; format: CsvFormat }
+  /** Validation's checkers: validate the blocks they are given. */
+  | { mode: 'check'; header: string[]; schema: TableSchema | undefined; delimiter: string }
+  | { mode: 'analyse'; columns: { name: string; type: FieldType }[]; tmpDir: string };
+
+export interface ValidationCounts extends RowCounts {
+  /** The schema applied, or the one inferred from the whole file. */
+  schema: TableSchema;
+}
+
+export interface ReadResult {
+  /** Data rows read (the header not counted), unreadable records included. */
+  rows: number;
+}
+
+export interface CheckResult {
+  inference: InferenceState[];
+}
+
+export type ThreadResult<S extends ThreadSpec> = S extends { mode: 'read' } ? ReadResult : S extends { mode: 'check' } ? CheckResult : AnalysisReport;
+
+/** Output streams of validation. */
+export type OutputName = 'validated.csv' | 'rejects.jsonl';
+
+/** Where a block of whole records starts in the file. */
+export interface BlockPlace {
+  /** Data rows before the block. */
+  firstRow: number;
+  /** csv-parse's line number of its first record. */
+  firstLine: number;
+  /** Whether the header is the block's first record. */
+  withHeader: boolean;
+  /** The file's record delimiter, once the reader has found it. */
+  ending: LineEnding | undefined;
+}
+
+/** Main thread → a CSV thread. */
+export type ToThread =
+  /** Input bytes for the reader or analysis, one chunk per credit. */
+  | { type: 'chunk'; chunk: Uint8Array }
+  | { type: 'end' }
+  /** A block for a checker, numbered in file order. */
+  | ({ type: 'block'; index: number; chunk: Uint8Array } & BlockPlace)
+  /** No more blocks: the checker reports its result. */
+  | { type: 'finish' };
+
+/** A CSV thread → the main thread. */
+export type FromThread =
+  | { type: 'pull' }
+  | { type: 'header'; cells: string[] }
+  | ({ type: 'block'; chunk: Uint8Array } & BlockPlace)
+  | { type: 'checked'; index: number; validated: Uint8Array; rejects: Uint8Array; counts: RowCounts }
+  | { type: 'result'; value: ReadResult | CheckResult | AnalysisReport }
+  | { type: 'failed'; name: string; code: string | undefined; message: string };
