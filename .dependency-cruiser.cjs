@@ -2,10 +2,10 @@
  * The layers of src/, bottom to top (docs/architecture.md): a module imports only its own layer and
  * the layers below it, and nothing imports in a circle. `npm test` runs this check first.
  */
-const layers = ['contract', 'aws', 'storage|queue', 'pipeline', 'tasks', 'daemon', 'cli'];
+const layers = ['contract', 'aws', 'storage|queue|media', 'pipeline', 'tasks', 'daemon', 'cli'];
 
 const upward = layers.slice(0, -1).map((layer, i) => ({
-  name: `no-upward-from-${layer.replace('|', '-')}`,
+  name: `no-upward-from-${layer.replaceAll('|', '-')}`,
   comment: `${layer} sits below ${layers.slice(i + 1).join(', ')}: it must not import them`,
   severity: 'error',
   from: { path: `^src/(${layer})/` },
@@ -23,11 +23,11 @@ module.exports = {
       to: { circular: true },
     },
     {
-      name: 'storage-and-queue-apart',
-      comment: 'S3 and SQS are separate services on one floor: the pipeline combines them',
+      name: 'storage-queue-media-apart',
+      comment: 'S3, SQS and the media tools are separate services on one floor: the pipeline and the plug-ins combine them',
       severity: 'error',
-      from: { path: '^src/(storage|queue)/' },
-      to: { path: '^src/(storage|queue)/', pathNot: '^src/$1/' },
+      from: { path: '^src/(storage|queue|media)/' },
+      to: { path: '^src/(storage|queue|media)/', pathNot: '^src/$1/' },
     },
     {
       name: 'storage-imports-only-the-contract',

@@ -17,7 +17,7 @@ import { startWorker } from '../daemon/worker.js';
 import { startEmulator } from './emulator.js';
 import { ObjectStore } from '../storage/object-store.js';
 import { AudioAnalysisReport } from '../tasks/audio/analysis/analysis-report.js';
-import { resolveFfmpegBinaries } from '../tasks/audio/ffmpeg/ffmpeg-binaries.js';
+import { resolveFfmpegBinaries } from '../media/ffmpeg-binaries.js';
 import { ValidationReport } from '../tasks/csv/reports.js';
 
 const samples = new URL('../../samples/', import.meta.url);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { z } from 'zod';
-import { resolveFfmpegBinaries } from '../../src/tasks/audio/ffmpeg/ffmpeg-binaries.js';
+import { resolveFfmpegBinaries } from '../../src/media/ffmpeg-binaries.js';
 
 const run = promisify(execFile);
 export const binaries = resolveFfmpegBinaries(process.env);

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
-import { resolveFfmpegBinaries } from '../../src/tasks/audio/ffmpeg/ffmpeg-binaries.js';
+import { resolveFfmpegBinaries } from '../../src/media/ffmpeg-binaries.js';
 import { eventually, finalStatus, putObject, sendRaw, startStack, type TestStack } from '../helpers/pipeline.js';
 
 /**

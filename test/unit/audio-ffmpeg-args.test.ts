@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { filterOptionValue, progressTo } from '../../src/tasks/audio/input/ffmpeg-args.js';
 import { progressSeconds } from '../../src/tasks/audio/analysis/filter-reports.js';
-import { fileInput } from '../../src/tasks/audio/ffmpeg/input-policy.js';
+import { fileInput } from '../../src/media/untrusted-input.js';
 import { binaries } from '../helpers/audio-media.js';
 
 const run = promisify(execFile);

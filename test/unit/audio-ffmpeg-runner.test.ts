@@ -6,10 +6,11 @@ import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { AbortedError, BadInputError, TransientError } from '../../src/contract/errors.js';
 import { asTaskError } from '../../src/tasks/audio/ffmpeg/failures.js';
-import { FfmpegExitError, FluentFfmpegRunner } from '../../src/tasks/audio/ffmpeg/ffmpeg.js';
-import { resolveFfmpegBinaries } from '../../src/tasks/audio/ffmpeg/ffmpeg-binaries.js';
-import { FfprobeProber } from '../../src/tasks/audio/ffmpeg/ffprobe.js';
-import { ToolCrashError, ToolTimeoutError } from '../../src/tasks/audio/ffmpeg/tool-errors.js';
+import { FfmpegExitError, FluentFfmpegRunner } from '../../src/media/ffmpeg.js';
+import { resolveFfmpegBinaries } from '../../src/media/ffmpeg-binaries.js';
+import { FfprobeProber } from '../../src/media/ffprobe.js';
+import { audioInputArgs } from '../../src/tasks/audio/ffmpeg/input-policy.js';
+import { ToolCrashError, ToolTimeoutError } from '../../src/media/tool-errors.js';
 import { alive, signallingTool, stubbornTool } from '../helpers/audio-fake-tools.js';
 import { binaries } from '../helpers/audio-media.js';
 
@@ -92,7 +93,7 @@ test('stdout consumer failing: its error is reported and ffmpeg is stopped', asy
 
 test('ffprobe: a wall-clock timeout with the same escalation', async () => {
   const tool = await stubbornTool(dir, 'ffprobe-stubborn');
-  const prober = new FfprobeProber(tool.path, 300, 300);
+  const prober = new FfprobeProber(tool.path, audioInputArgs, 300, 300);
   await assert.rejects(
     prober.probe(join(dir, 'x.wav'), never),
     (err: unknown) => err instanceof ToolTimeoutError && /ffprobe ran longer/.test(err.message) && isPermanent(err, 'AUDIO_TIMEOUT'),
@@ -108,7 +109,7 @@ test('a crash (a signal the tool raised itself) is permanent; a kill from outsid
       assert.ok(err instanceof ToolCrashError && err.signal === signal, String(err));
       return isPermanent(err, 'AUDIO_TOOL_CRASHED');
     });
-    const prober = new FfprobeProber(await signallingTool(dir, `ffprobe-${signal}`, signal), 10_000);
+    const prober = new FfprobeProber(await signallingTool(dir, `ffprobe-${signal}`, signal), audioInputArgs, 10_000);
     await assert.rejects(prober.probe(join(dir, 'x.wav'), never), (err: unknown) => err instanceof ToolCrashError && isPermanent(err, 'AUDIO_TOOL_CRASHED'));
   }
   const killed = new FluentFfmpegRunner({ ffmpegPath: await signallingTool(dir, 'ffmpeg-SIGKILL', 'SIGKILL') });

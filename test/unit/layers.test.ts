@@ -50,8 +50,8 @@ describe('the layers of src/', () => {
     it('fails the run and names each offending import', async () => {
       const { code, output } = await cruise(tree);
       assert.notEqual(code, 0);
-      assert.match(output, /no-upward-from-storage-queue: src\/storage\/store\.ts → src\/pipeline\/task\.ts/);
-      assert.match(output, /storage-and-queue-apart: src\/queue\/consumer\.ts → src\/storage\/store\.ts/);
+      assert.match(output, /no-upward-from-storage-queue-media: src\/storage\/store\.ts → src\/pipeline\/task\.ts/);
+      assert.match(output, /storage-queue-media-apart: src\/queue\/consumer\.ts → src\/storage\/store\.ts/);
       assert.match(output, /kinds-apart: src\/tasks\/csv\/read\.ts → src\/tasks\/audio\/probe\.ts/);
       assert.match(output, /no-circular: src\/tasks\/csv\/a\.ts/);
     });

@@ -7,7 +7,7 @@ import { openAudioInput, type AudioSource } from './input/audio-input.js';
 import { asTaskError } from './ffmpeg/failures.js';
 import { filterOptionValue, firstAudioTrack, progressTo, uploadRun } from './input/ffmpeg-args.js';
 import { Ebur128SummaryParser, progressSeconds, runMarker, SilenceParser, type LoudnessSummary, type SilentSpan } from './analysis/filter-reports.js';
-import { fileInput } from './ffmpeg/input-policy.js';
+import { fileInput } from '../../media/untrusted-input.js';
 import type { AudioToolkit } from './ffmpeg/toolkit.js';
 
 export interface TrackAnalysisOptions {

@@ -4,7 +4,7 @@ import { BadInputError } from '../../contract/errors.js';
 import type { Task, TaskContext, TaskResult } from '../../pipeline/task.js';
 import { openAudioInput, tooLong, type AudioSource } from './input/audio-input.js';
 import { asTaskError } from './ffmpeg/failures.js';
-import { FfmpegExitError } from './ffmpeg/ffmpeg.js';
+import { FfmpegExitError } from '../../media/ffmpeg.js';
 import { firstAudioTrackPastLimit, progressTo, uploadRun } from './input/ffmpeg-args.js';
 import { progressSeconds } from './analysis/filter-reports.js';
 import type { AudioToolkit } from './ffmpeg/toolkit.js';

@@ -5,7 +5,7 @@ import type { Task, TaskContext, TaskResult } from '../../pipeline/task.js';
 import { openAudioInput, type AudioSource } from './input/audio-input.js';
 import { firstAudioTrack, uploadRun } from './input/ffmpeg-args.js';
 import { asTaskError } from './ffmpeg/failures.js';
-import { fileInput } from './ffmpeg/input-policy.js';
+import { fileInput } from '../../media/untrusted-input.js';
 import { PeakWriter, type Peaks } from './waveform/peaks.js';
 import type { AudioToolkit } from './ffmpeg/toolkit.js';
 import { peaksAsPcm, waveformDat, waveformJsonStream } from './waveform/waveform-format.js';

@@ -1,6 +1,6 @@
 import { BadInputError, TransientError } from '../../../contract/errors.js';
-import { FfmpegExitError } from './ffmpeg.js';
-import { ToolCrashError, ToolTimeoutError } from './tool-errors.js';
+import { FfmpegExitError } from '../../../media/ffmpeg.js';
+import { ToolCrashError, ToolTimeoutError } from '../../../media/tool-errors.js';
 
 const decoderTrouble = /Invalid data found|Error while decoding|decode_frame\(\) failed|corrupt|Header missing/i;
 

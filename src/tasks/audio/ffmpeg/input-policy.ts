@@ -1,13 +1,10 @@
 import type { Config } from '../../../contract/env.js';
+import { untrustedInputArgs } from '../../../media/untrusted-input.js';
 
 /**
- * How untrusted uploads are handed to ffmpeg and ffprobe. The upload is always a private local file
- * (never a URL), read through the `file` protocol only, and only by demuxers of real audio containers:
- * playlist and script demuxers (hls, concat, ffmetadata, image2, tty, subtitles…) can make ffmpeg read
- * other local files into its output, so a file that probes as one of them is refused, whatever its name.
+ * The demuxers of real audio containers, the only ones an audio upload is read with (src/media/untrusted-input.ts).
+ * Names as ffmpeg matches them: any name of a demuxer such as `mov,mp4,m4a,3gp,3g2,mj2`.
  */
-
-/** Demuxer names (ffmpeg matches any name of a demuxer such as `mov,mp4,m4a,3gp,3g2,mj2`). */
 export const audioDemuxers = [
   'wav', 'w64', 'aiff', 'caf', 'mp3', 'aac', 'flac', 'ogg', 'mov', 'matroska',
   'ac3', 'eac3', 'amr', 'ape', 'wv', 'au', 'tta', 'dts',
@@ -15,14 +12,8 @@ export const audioDemuxers = [
 
 export const audioContainersForHumans = 'WAV, AIFF, CAF, MP3, AAC, FLAC, Ogg (Vorbis/Opus), M4A/MP4, Matroska/WebM, AC-3, AMR, APE, WavPack, AU, TTA, DTS';
 
-/** Options placed before `-i` for every run that reads an upload. Never `-safe 0`, never a network protocol. */
-export const untrustedInputArgs: readonly string[] = [
-  '-protocol_whitelist', 'file',
-  '-format_whitelist', audioDemuxers.join(','),
-];
-
-/** The path as an explicit file URL, so no part of a name is ever read as a protocol or an option. */
-export const fileInput = (path: string) => `file:${path}`;
+/** Options placed before `-i` for every run that reads an audio upload. */
+export const audioInputArgs = untrustedInputArgs(audioDemuxers);
 
 /** The configuration the audio limits come from (src/contract/env.ts holds their defaults). */
 export type AudioLimitsConfig = Pick<

@@ -1,8 +1,8 @@
 import type { Config } from '../../../contract/env.js';
-import { FluentFfmpegRunner, type FfmpegRunner } from './ffmpeg.js';
-import { resolveFfmpegBinaries } from './ffmpeg-binaries.js';
-import { FfprobeProber, type MediaProber } from './ffprobe.js';
-import { audioLimits, type AudioLimits, type AudioLimitsConfig } from './input-policy.js';
+import { FluentFfmpegRunner, type FfmpegRunner } from '../../../media/ffmpeg.js';
+import { resolveFfmpegBinaries } from '../../../media/ffmpeg-binaries.js';
+import { FfprobeProber, type MediaProber } from '../../../media/ffprobe.js';
+import { audioInputArgs, audioLimits, type AudioLimits, type AudioLimitsConfig } from './input-policy.js';
 
 /** What the audio tasks share: how to run ffmpeg, how to probe, and the limits on input. */
 export interface AudioToolkit {
@@ -22,7 +22,7 @@ export function createAudioToolkit(config: AudioConfig, options: ToolkitOptions 
   const limits = audioLimits(config);
   return {
     ffmpeg: new FluentFfmpegRunner({ ffmpegPath: bins.ffmpeg, ...(options.killGraceMs ? { killGraceMs: options.killGraceMs } : {}) }),
-    prober: new FfprobeProber(bins.ffprobe, limits.probeTimeoutMs, options.killGraceMs),
+    prober: new FfprobeProber(bins.ffprobe, audioInputArgs, limits.probeTimeoutMs, options.killGraceMs),
     limits,
   };
 }

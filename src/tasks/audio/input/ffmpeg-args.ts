@@ -1,8 +1,9 @@
 import type { AudioSource } from './audio-input.js';
-import { fileInput, untrustedInputArgs, type AudioLimits } from '../ffmpeg/input-policy.js';
+import { fileInput } from '../../../media/untrusted-input.js';
+import { audioInputArgs, type AudioLimits } from '../ffmpeg/input-policy.js';
 
 /** Everything before `-i` when reading an upload: no stdin, the input restrictions, a log level. */
-export const uploadInputArgs = (loglevel: 'error' | 'info'): string[] => ['-nostdin', '-hide_banner', '-loglevel', loglevel, ...untrustedInputArgs];
+export const uploadInputArgs = (loglevel: 'error' | 'info'): string[] => ['-nostdin', '-hide_banner', '-loglevel', loglevel, ...audioInputArgs];
 
 /** Selects the first audio track (no cover art, subtitles or data) and never reads past the length limit. */
 export const firstAudioTrack = (limits: AudioLimits): string[] => ['-map', '0:a:0', '-t', String(limits.maxDurationSeconds)];

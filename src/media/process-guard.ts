@@ -1,4 +1,4 @@
-import { AbortedError } from '../../../contract/errors.js';
+import { AbortedError } from '../contract/errors.js';
 import { ToolTimeoutError } from './tool-errors.js';
 
 export interface GuardOptions {

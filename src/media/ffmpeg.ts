@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { PassThrough, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import ffmpeg from 'fluent-ffmpeg';
-import { TransientError } from '../../../contract/errors.js';
+import { TransientError } from '../contract/errors.js';
 import { guardProcess } from './process-guard.js';
 import { diedOfSignal } from './tool-errors.js';
 

@@ -1,4 +1,4 @@
-import { TransientError } from '../../../contract/errors.js';
+import { TransientError } from '../contract/errors.js';
 
 /**
  * Signals a process raises on itself when it crashes (a failed assertion, a bad memory access, a

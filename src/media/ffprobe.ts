@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { z } from 'zod';
-import { TransientError } from '../../../contract/errors.js';
+import { TransientError } from '../contract/errors.js';
 import { FfmpegExitError } from './ffmpeg.js';
 import { guardProcess } from './process-guard.js';
-import { fileInput, untrustedInputArgs } from './input-policy.js';
+import { fileInput } from './untrusted-input.js';
 import { diedOfSignal } from './tool-errors.js';
 
 const numeric = z.coerce.number().finite();
@@ -49,6 +49,8 @@ const maxReport = 1024 * 1024;
 export class FfprobeProber implements MediaProber {
   constructor(
     private readonly ffprobePath: string,
+    /** The kind's input restrictions (untrustedInputArgs), the same as its ffmpeg runs'. */
+    private readonly inputArgs: readonly string[],
     private readonly timeoutMs: number,
     private readonly killGraceMs = 3000,
   ) {}
@@ -57,7 +59,7 @@ export class FfprobeProber implements MediaProber {
     const what = 'ffprobe';
     const child = spawn(
       this.ffprobePath,
-      ['-v', 'warning', ...untrustedInputArgs, '-print_format', 'json', '-show_format', '-show_streams', fileInput(path)],
+      ['-v', 'warning', ...this.inputArgs, '-print_format', 'json', '-show_format', '-show_streams', fileInput(path)],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const guard = guardProcess({ what, timeoutMs: this.timeoutMs, killGraceMs: this.killGraceMs, signal, kill: (s) => child.kill(s) });
