@@ -92,7 +92,7 @@ try {
   /** A task context whose input is the local file (the stage downloads it once for all its tasks). */
   const ctxFor = async (task: Task, j: JobMessage, stage: StageName): Promise<TaskContext> => {
     const tmp = await mkdtemp(join(dir, `${task.name}-`));
-    return { job: j, stage, store, logger, signal: new AbortController().signal, tmpDir: tmp, inputFile: async () => input };
+    return { job: j, stage, store, logger, signal: new AbortController().signal, tmpDir: tmp, inputFile: async () => input, reportProgress: () => undefined };
   };
   console.log(`input: ${minutes} min stereo 44.1 kHz s16 WAV, ${(readFileSync(input).length / 1e6).toFixed(0)} MB; ffmpeg ${bins.ffmpeg}; node ${process.version}; ${rounds} round(s)\n`);
 

@@ -57,6 +57,17 @@ export const EnvSchema = z.object({
   // Each ffmpeg run over an upload may take AUDIO_RUN_TIMEOUT_SECONDS + AUDIO_RUN_TIMEOUT_RATIO × the audio's length.
   AUDIO_RUN_TIMEOUT_SECONDS: positiveInt(60),
   AUDIO_RUN_TIMEOUT_RATIO: z.coerce.number().positive().max(10).default(0.1),
+  // Video input limits (docs/video.md): from ffprobe before any decode; over one, the job fails with a VIDEO_ code.
+  VIDEO_MAX_DURATION_SECONDS: positiveInt(3 * 3600),
+  // Width × height of the displayed picture: 4096 × 2304 covers UHD and DCI 4K.
+  VIDEO_MAX_PIXELS: positiveInt(4096 * 2304),
+  VIDEO_MAX_FRAME_RATE: positiveInt(120),
+  // Frames in the whole video: 3 h at 60 fps.
+  VIDEO_MAX_FRAMES: positiveInt(3 * 3600 * 60),
+  VIDEO_PROBE_TIMEOUT_SECONDS: positiveInt(60),
+  // Each ffmpeg run over a video may take VIDEO_RUN_TIMEOUT_SECONDS + VIDEO_RUN_TIMEOUT_RATIO × the video's length.
+  VIDEO_RUN_TIMEOUT_SECONDS: positiveInt(120),
+  VIDEO_RUN_TIMEOUT_RATIO: z.coerce.number().positive().max(100).default(10),
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(defaultHttpPort),
   SENTRY_DSN: optionalUrl,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

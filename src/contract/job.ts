@@ -3,7 +3,7 @@ import { S3EventNotification, S3TestEvent, SnsEnvelope } from './s3-event.js';
 import { StageName } from './stages.js';
 
 /** The kinds of job the contract names. Each has a plug-in under src/tasks/<kind>/ that owns its options. */
-export const jobKinds = ['audio', 'csv'] as const;
+export const jobKinds = ['audio', 'csv', 'video'] as const;
 export const JobKind = z.enum(jobKinds);
 export type JobKind = z.infer<typeof JobKind>;
 

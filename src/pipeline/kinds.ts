@@ -6,12 +6,22 @@ import type { KindDefinition } from './task.js';
 export const sniffBytes = 4096;
 
 /**
- * The kind of an upload from its first bytes: the first kind (in the order given) that is certain, else
- * the first that finds it possible; undefined when none does. The stages check the content in depth.
+ * The kind of an upload from its first bytes, asking the kinds in the order given: the first that is
+ * certain, or that asks to `confirm` and finds the content its own; else the first that finds it
+ * possible; undefined when none does. The stages check the content in depth.
  */
-export function detectKind(kinds: readonly KindDefinition[], head: Buffer): JobKind | undefined {
-  const verdicts = kinds.map((k) => ({ kind: k.kind, verdict: k.detect(head) }));
-  return (verdicts.find((v) => v.verdict === 'certain') ?? verdicts.find((v) => v.verdict === 'possible'))?.kind;
+export async function detectKind(
+  kinds: readonly KindDefinition[],
+  head: Buffer,
+  confirm: (kind: KindDefinition) => Promise<boolean>,
+): Promise<JobKind | undefined> {
+  let possible: JobKind | undefined;
+  for (const def of kinds) {
+    const verdict = def.detect(head);
+    if (verdict === 'certain' || (verdict === 'confirm' && (await confirm(def)))) return def.kind;
+    if (verdict === 'possible') possible ??= def.kind;
+  }
+  return possible;
 }
 
 export function kindDefinition(kinds: readonly KindDefinition[], kind: JobKind): KindDefinition {

@@ -65,11 +65,13 @@ async function ingest(deps: PipelineDeps, request: RequestedJob, ctx: MessageCon
   if (info.size === 0) {
     throw new BadInputError('INPUT_EMPTY', `The input s3://${request.input.bucket}/${request.input.key} is empty (0 bytes). Upload the file again.`);
   }
-  const kind = request.kind ?? detectKind(deps.kinds, await deps.store.readHead(request.input, sniffBytes, signal));
+  const kind =
+    request.kind ??
+    (await detectKind(deps.kinds, await deps.store.readHead(request.input, sniffBytes, signal), (def) => def.confirm?.(request.input, deps.store, signal) ?? Promise.resolve(false)));
   if (!kind) {
     throw new BadInputError(
       'UNSUPPORTED_INPUT',
-      `Cannot tell what s3://${request.input.bucket}/${request.input.key} is: it is neither a known audio container nor CSV text. Upload audio (WAV, MP3, FLAC, Ogg, M4A…) or a CSV (optionally .gz), or set "kind" in the job request.`,
+      `Cannot tell what s3://${request.input.bucket}/${request.input.key} is: it is neither a known audio or video container nor CSV text. Upload audio (WAV, MP3, FLAC, Ogg, M4A…), video (MP4, MOV, Matroska/WebM, MPEG-TS) or a CSV (optionally .gz), or set "kind" in the job request.`,
     );
   }
   const job: JobMessage = {

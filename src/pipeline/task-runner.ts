@@ -48,7 +48,7 @@ export async function runStageTasks(
     const tmpDir = join(dir, task.name);
     await mkdir(tmpDir, { recursive: true });
     try {
-      return await task.run({ job, stage, store: deps.store, logger: logger.child({ task: task.name }), signal: controller.signal, tmpDir, inputFile });
+      return await task.run({ job, stage, store: deps.store, logger: logger.child({ task: task.name }), signal: controller.signal, tmpDir, inputFile, reportProgress: () => undefined });
     } catch (err) {
       if (firstError === undefined && !controller.signal.aborted) {
         firstError = err;

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Config } from '../contract/env.js';
-import type { JobKind, JobMessage, KindOptions, KindOptionSchema } from '../contract/job.js';
+import type { JobKind, JobMessage, KindOptions, KindOptionSchema, ObjectRef } from '../contract/job.js';
 import type { StageName } from '../contract/stages.js';
 import type { ObjectStore } from '../storage/object-store.js';
 
@@ -20,6 +20,11 @@ export interface TaskContext {
    * (tools such as ffmpeg get a file, never a URL). Streaming tasks use `store.getStream` instead.
    */
   inputFile(): Promise<string>;
+  /**
+   * How far a long task has come (0-1): the stage's entry in status.json shows the percent and an
+   * estimated finish. Call it as often as convenient; the host writes at most every few seconds.
+   */
+  reportProgress(fraction: number): void;
 }
 
 export interface TaskResult {
@@ -43,8 +48,12 @@ export interface TaskRegistration {
   readonly task: Task;
 }
 
-/** How sure a kind is that an upload's first bytes are its: a magic number is `certain`, plain text `possible`. */
-export type Detection = 'certain' | 'possible' | undefined;
+/**
+ * How sure a kind is that an upload's first bytes are its: a magic number is `certain`, plain text
+ * `possible`; `confirm` when only the content can tell (an MP4 holds audio or video): the kind's
+ * `confirm` then looks into it.
+ */
+export type Detection = 'certain' | 'confirm' | 'possible' | undefined;
 
 /**
  * A kind of job, as its plug-in (src/tasks/<kind>/kind.ts) describes it to the host: the schema of its
@@ -56,6 +65,8 @@ export interface KindDefinition<O extends KindOptions = KindOptions> extends Kin
   readonly options: z.ZodType<O>;
   /** Judges an upload from its first bytes (`sniffBytes` of them at most). */
   detect(head: Buffer): Detection;
+  /** For a `confirm` verdict: whether the content is this kind's (e.g. ffprobe finds a video stream). */
+  confirm?(input: ObjectRef, store: ObjectStore, signal: AbortSignal): Promise<boolean>;
   /** Objects besides the input that the job will read, each with the request field that names it. */
   reads?(options: O): { key: string; field: string }[];
   /** The kind's tasks in each stage, built from the process configuration. */

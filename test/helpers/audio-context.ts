@@ -90,6 +90,7 @@ export async function settleAudioTask(stack: AudioStack, task: Task, job: JobMes
     logger: pino({ level: 'silent' }),
     signal: signal ?? new AbortController().signal,
     tmpDir: taskDir,
+    reportProgress: () => undefined,
     inputFile: () => {
       input ??= (async () => {
         const path = join(dir, `input${extname(job.input.key).toLowerCase()}`);

@@ -63,6 +63,7 @@ export async function runTask(stack: CsvStack, task: Task, job: JobMessage, stag
     signal,
     tmpDir,
     inputFile: () => Promise.reject(new Error('CSV tasks stream their input')),
+    reportProgress: () => undefined,
   };
   try {
     return (await task.run(ctx)).outputs;
