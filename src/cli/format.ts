@@ -18,7 +18,8 @@ export function formatStatus(status: JobStatus, outputBucket: string): string {
       continue;
     }
     const took = s.durationMs !== undefined ? ` in ${(s.durationMs / 1000).toFixed(1)} s` : '';
-    lines.push(`  ${name.padEnd(11)} ${s.state}${took}, attempt ${s.attempts}`);
+    const progress = s.state === 'running' && s.progress ? `, ${s.progress.percent}% done${s.progress.estimatedFinishAt ? `, expected to finish ${s.progress.estimatedFinishAt}` : ''}` : '';
+    lines.push(`  ${name.padEnd(11)} ${s.state}${took}, attempt ${s.attempts}${progress}`);
     if (s.error) lines.push(`              ${s.error.code}: ${s.error.message}`);
   }
   const outputs = Object.entries(status.outputs);
@@ -33,7 +34,10 @@ export function formatStatus(status: JobStatus, outputBucket: string): string {
 export function progressLine(status: JobStatus): string {
   const parts = stageNames.map((name) => {
     const s = status.stages[name];
-    return `${name}: ${s ? s.state + (s.attempts > 1 ? ` (attempt ${s.attempts})` : '') : 'waiting'}`;
+    if (!s) return `${name}: waiting`;
+    const attempt = s.attempts > 1 ? ` (attempt ${s.attempts})` : '';
+    const done = s.state === 'running' && s.progress ? ` ${s.progress.percent.toFixed(0)}%${s.progress.estimatedFinishAt ? `, done about ${s.progress.estimatedFinishAt.slice(11, 19)} UTC` : ''}` : '';
+    return `${name}: ${s.state}${attempt}${done}`;
   });
   return `[${status.state}] ${parts.join('  ')}`;
 }

@@ -14,6 +14,8 @@ export const StageStatus = z.object({
   finishedAt: z.string().optional(),
   durationMs: z.number().nonnegative().optional(),
   error: ErrorInfo.optional(),
+  /** While a long stage runs (a video ladder): how far it has come and when it should end. */
+  progress: z.object({ percent: z.number().min(0).max(100), estimatedFinishAt: z.string().optional() }).optional(),
 });
 export type StageStatus = z.infer<typeof StageStatus>;
 

@@ -4,7 +4,7 @@ import type { ObjectStore } from '../storage/object-store.js';
 import { statusKey } from '../contract/job-keys.js';
 import type { ObjectRef } from '../contract/job.js';
 import type { StageName } from '../contract/stages.js';
-import { JobStatus, type ErrorInfo, type JobIdentity } from '../contract/status-document.js';
+import { JobStatus, type ErrorInfo, type JobIdentity, type StageStatus } from '../contract/status-document.js';
 import { applyTransition, type Transition } from './status-transitions.js';
 import { retryWhileUnavailable, type Backoff } from './store-retry.js';
 
@@ -102,6 +102,22 @@ export class JobStatusStore {
   /** The job failed for good (bad input). */
   stageFailed(job: JobIdentity, stage: StageName, attempt: number, error: ErrorInfo, signal?: AbortSignal): Promise<StatusWrite> {
     return this.apply(job, { type: 'stage-failed', stage, attempt, error }, signal);
+  }
+
+  /**
+   * How far a running attempt has come. Best effort: one try, no waiting while S3 fails, and a failure
+   * is only logged — progress is news, the stage's end is what counts.
+   */
+  async stageProgress(job: JobIdentity, stage: StageName, attempt: number, progress: NonNullable<StageStatus['progress']>, signal?: AbortSignal): Promise<void> {
+    const key = statusKey(job.jobId);
+    try {
+      const current = await this.store.getJsonVersioned(key, JobStatus, signal);
+      if (!current || !sameObject(current.value.input, job.input)) return;
+      const result = applyTransition(current.value, job, { type: 'stage-progress', stage, attempt, progress }, this.now().toISOString());
+      if (result.changed) await this.store.putJsonIf(key, result.status, { ifMatch: current.etag }, signal);
+    } catch (err) {
+      this.options.logger?.debug({ jobId: job.jobId, stage, err: errorMessage(err) }, 'progress not written');
+    }
   }
 
   /** The stage's message is in its dead-letter queue. */

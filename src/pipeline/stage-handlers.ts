@@ -12,6 +12,7 @@ import { requestedJobs, type RequestedJob } from './ingestion-request.js';
 import type { JobEvents } from './job-events.js';
 import { JobIdConflictError, type JobStatusStore } from './job-status.js';
 import { checkJobReads, detectKind, kindDefinition, sniffBytes } from './kinds.js';
+import { progressReporter } from './progress-reporter.js';
 import { isFinal } from './status-transitions.js';
 import type { KindDefinition } from './task.js';
 import { runStageTasks, type TaskRunnerDeps } from './task-runner.js';
@@ -91,7 +92,8 @@ async function ingest(deps: PipelineDeps, request: RequestedJob, ctx: MessageCon
  * meanwhile (another delivery of it finished or failed it) is not sent on.
  */
 async function runAndForward(deps: PipelineDeps, stage: StageName, job: JobMessage, ctx: MessageContext, logger: Logger): Promise<void> {
-  const outputs = await runStageTasks(deps, stage, job, ctx.signal, logger);
+  const progress = progressReporter({ write: (p) => deps.statuses.stageProgress(job, stage, ctx.receiveCount, p, ctx.signal) });
+  const outputs = await runStageTasks(deps, stage, job, ctx.signal, logger, progress.report).finally(() => progress.stop());
   const next = nextStage(stage);
   const { status, becameFinal } = await deps.statuses.stageSucceeded(job, stage, ctx.receiveCount, outputs, next === undefined, ctx.signal);
   if (next === undefined) {

@@ -26,7 +26,9 @@ export type Transition =
   /** The job failed for good (bad input). */
   | { type: 'stage-failed'; stage: StageName; attempt: number; error: ErrorInfo }
   /** The stage's message is in its dead-letter queue (recorded by the DLQ watcher). */
-  | { type: 'dead-lettered'; stage: StageName };
+  | { type: 'dead-lettered'; stage: StageName }
+  /** How far the running attempt has come; the attempt's end replaces it. */
+  | { type: 'stage-progress'; stage: StageName; attempt: number; progress: NonNullable<StageStatus['progress']> };
 
 export type TransitionResult =
   | { changed: true; status: JobStatus; becameFinal: boolean }
@@ -115,6 +117,11 @@ function change(s: JobStatus, t: Transition, now: string): string | undefined {
         error: t.error,
       };
       if (final) fail(s, t.stage, t.error);
+      return undefined;
+    }
+    case 'stage-progress': {
+      if (record?.state !== 'running' || record.attempts !== t.attempt) return `attempt ${t.attempt} of the ${t.stage} stage is not the one running`;
+      s.stages[t.stage] = { ...record, progress: t.progress };
       return undefined;
     }
     case 'dead-lettered': {

@@ -26,6 +26,7 @@ export async function runStageTasks(
   job: JobMessage,
   signal: AbortSignal,
   logger: Logger,
+  onProgress: (task: string, fraction: number) => void = () => undefined,
 ): Promise<Record<string, string>> {
   const tasks = deps.registry.tasksFor(stage, job.kind);
   if (tasks.length === 0) return {};
@@ -48,7 +49,7 @@ export async function runStageTasks(
     const tmpDir = join(dir, task.name);
     await mkdir(tmpDir, { recursive: true });
     try {
-      return await task.run({ job, stage, store: deps.store, logger: logger.child({ task: task.name }), signal: controller.signal, tmpDir, inputFile, reportProgress: () => undefined });
+      return await task.run({ job, stage, store: deps.store, logger: logger.child({ task: task.name }), signal: controller.signal, tmpDir, inputFile, reportProgress: (fraction) => onProgress(task.name, fraction) });
     } catch (err) {
       if (firstError === undefined && !controller.signal.aborted) {
         firstError = err;
