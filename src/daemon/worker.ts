@@ -84,7 +84,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     events: new JobEvents(publisher, config.SQS_EVENTS_QUEUE_URL ? channel('events', config.SQS_EVENTS_QUEUE_URL, JobEvent) : undefined, { logger }),
     publisher,
     nextChannels,
-    maxInputBytes: config.MAX_INPUT_BYTES,
+    config,
     ...(options.reportError ? { reportError: options.reportError } : {}),
   };
 

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { BadInputError, errorMessage } from '../contract/errors.js';
+import type { Config } from '../contract/env.js';
 import type { IngestionMessage, JobMessage } from '../contract/job.js';
 import { nextStage, type StageName } from '../contract/stages.js';
 import type { JobIdentity } from '../contract/status-document.js';
@@ -26,8 +27,8 @@ export interface PipelineDeps extends TaskRunnerDeps {
   nextChannels: Partial<Record<StageName, Channel<z.ZodType<JobMessage>>>>;
   /** The kinds of job the plug-ins define: detection, option defaults, what a job's options make it read. */
   kinds: readonly KindDefinition[];
-  /** MAX_INPUT_BYTES: a larger input fails at ingestion, from its HeadObject size, before anything is downloaded. */
-  maxInputBytes: number;
+  /** The process configuration: MAX_INPUT_BYTES (a larger input fails at ingestion, from its HeadObject size), and what a kind's confirmation runs with. */
+  config: Config;
   /** Errors worth a person's attention (Sentry in production). */
   reportError?: (err: unknown, tags: { jobId: string; stage: StageName; messageId: string }) => void;
 }
@@ -57,10 +58,11 @@ async function ingest(deps: PipelineDeps, request: RequestedJob, ctx: MessageCon
   const { signal } = ctx;
   checkJobReads(deps.store.inputScope, deps.kinds, request);
   const info = await deps.store.head(request.input, signal);
-  if (info.size > deps.maxInputBytes) {
+  const maxInputBytes = deps.config.MAX_INPUT_BYTES;
+  if (info.size > maxInputBytes) {
     throw new BadInputError(
       'INPUT_TOO_LARGE',
-      `The input s3://${request.input.bucket}/${request.input.key} is ${info.size} bytes, more than MAX_INPUT_BYTES (${deps.maxInputBytes}). Split it, or ask the operator to raise MAX_INPUT_BYTES.`,
+      `The input s3://${request.input.bucket}/${request.input.key} is ${info.size} bytes, more than MAX_INPUT_BYTES (${maxInputBytes}). Split it, or ask the operator to raise MAX_INPUT_BYTES.`,
     );
   }
   if (info.size === 0) {
@@ -68,7 +70,7 @@ async function ingest(deps: PipelineDeps, request: RequestedJob, ctx: MessageCon
   }
   const kind =
     request.kind ??
-    (await detectKind(deps.kinds, await deps.store.readHead(request.input, sniffBytes, signal), (def) => def.confirm?.(request.input, deps.store, signal) ?? Promise.resolve(false)));
+    (await detectKind(deps.kinds, await deps.store.readHead(request.input, sniffBytes, signal), (def) => def.confirm?.(request.input, deps.store, signal, deps.config) ?? Promise.resolve(false)));
   if (!kind) {
     throw new BadInputError(
       'UNSUPPORTED_INPUT',

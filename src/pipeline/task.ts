@@ -66,7 +66,7 @@ export interface KindDefinition<O extends KindOptions = KindOptions> extends Kin
   /** Judges an upload from its first bytes (`sniffBytes` of them at most). */
   detect(head: Buffer): Detection;
   /** For a `confirm` verdict: whether the content is this kind's (e.g. ffprobe finds a video stream). */
-  confirm?(input: ObjectRef, store: ObjectStore, signal: AbortSignal): Promise<boolean>;
+  confirm?(input: ObjectRef, store: ObjectStore, signal: AbortSignal, config: Config): Promise<boolean>;
   /** Objects besides the input that the job will read, each with the request field that names it. */
   reads?(options: O): { key: string; field: string }[];
   /** The kind's tasks in each stage, built from the process configuration. */

@@ -9,7 +9,7 @@ export interface ClipOptions {
   audio?: boolean;
   /** Seconds of black before the test pattern starts. */
   blackSeconds?: number;
-  /** Clockwise display rotation written into the container (a phone held upright). */
+  /** The `rotate` tag, written into the container as a display matrix (a phone held upright: the picture shows portrait). */
   rotation?: 0 | 90 | 180 | 270;
   /** Container by extension: .mp4, .mov, .mkv, .webm. */
   name: string;
