@@ -52,7 +52,8 @@ async function makeSampleVideo(dir: string): Promise<string> {
     '-nostdin', '-hide_banner', '-loglevel', 'error',
     '-f', 'lavfi', '-i', "testsrc2=size=640x360:rate=25:duration=6,drawbox=x=0:y=0:w=iw:h=ih:color=black:t=fill:enable='lt(t,1)'",
     '-f', 'lavfi', '-i', 'sine=frequency=440:duration=6:sample_rate=48000',
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '96k', '-shortest', '-y', path,
+    // A keyframe a second, as phones record: the thumbnails are made from keyframes.
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '96k', '-shortest', '-y', path,
   ]);
   return path;
 }
