@@ -1,6 +1,7 @@
 /**
  * A real worker process (the CLI's runWorker, signals and all) whose validation stage runs a task
- * that takes SLOW_TASK_MS: lets tests kill or stop a worker in the middle of a job.
+ * that takes SLOW_TASK_MS: lets tests kill or stop a worker in the middle of a job. REAL_TASKS=1 runs
+ * the real tasks of every kind instead.
  */
 import { loadConfig } from '../../src/contract/env.js';
 import { runWorker } from '../../src/cli/commands/worker.js';
@@ -23,5 +24,6 @@ const slow = new RecordingTask('slow', async (ctx) => {
 const registry = new TaskRegistry().register('validation', 'csv', slow);
 // WAIT_TIME_SECONDS=default keeps the worker's own long poll (as in production); otherwise 1 s for quick tests.
 const wait = process.env.WAIT_TIME_SECONDS ?? '1';
-const worker = await runWorker(config, createLogger(config.LOG_LEVEL), { worker: { registry, ...(wait === 'default' ? {} : { waitTimeSeconds: Number(wait) }) } });
+const tasks = process.env.REAL_TASKS === '1' ? {} : { registry };
+const worker = await runWorker(config, createLogger(config.LOG_LEVEL), { worker: { ...tasks, ...(wait === 'default' ? {} : { waitTimeSeconds: Number(wait) }) } });
 process.stdout.write(`worker-ready ${worker.httpPort}\n`);
