@@ -11,6 +11,7 @@ import { asTaskError } from './ffmpeg/failures.js';
 import { uploadHlsWhileEncoding } from './transcode/hls-upload.js';
 import { formatArgs, renditions, type Rendition } from './transcode/renditions.js';
 import type { AudioToolkit } from './ffmpeg/toolkit.js';
+import { inParallel } from '../../pipeline/in-parallel.js';
 
 /** Encoders are single-threaded: this many run at once, beside the stage's other tasks. */
 const parallelEncodes = Math.max(1, availableParallelism());
@@ -88,22 +89,4 @@ export class TranscodeTask implements Task {
       await rm(dir, { recursive: true, force: true });
     }
   }
-}
-
-/**
- * Runs `work` over the items, at most `limit` at a time, and waits for every started one to settle
- * (so no ffmpeg is still writing into a directory that is about to be removed); rejects with the first error.
- */
-async function inParallel<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  const queue = [...items];
-  let failure: { error: unknown } | undefined;
-  const lane = async () => {
-    for (let item = queue.shift(); item !== undefined && !failure; item = queue.shift()) {
-      await work(item).catch((error: unknown) => {
-        failure ??= { error };
-      });
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  if (failure) throw failure.error;
 }

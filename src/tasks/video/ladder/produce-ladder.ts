@@ -9,6 +9,7 @@ import { videoOptionsOf } from '../options.js';
 import { encodeLadder, masterFile, type EncodedLadder } from './encode-ladder.js';
 import { playlistFile } from './ladder-args.js';
 import { selectRungs } from './rungs.js';
+import { inParallel } from '../../../pipeline/in-parallel.js';
 
 const contentTypes = { playlist: 'application/vnd.apple.mpegurl', init: 'video/mp4', segment: 'video/iso.segment' } as const;
 
@@ -58,19 +59,4 @@ async function uploadLadder(ctx: TaskContext, encoded: EncodedLadder): Promise<R
   }
   outputs[`video/${masterFile}`] = await put(encoded.masterPath, masterFile, contentTypes.playlist);
   return outputs;
-}
-
-/** Runs `work` over the items, at most `limit` at a time; waits for every started one, rejects with the first error. */
-async function inParallel<T>(items: readonly T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
-  const queue = [...items];
-  let failure: { error: unknown } | undefined;
-  const lane = async () => {
-    for (let item = queue.shift(); item !== undefined && !failure; item = queue.shift()) {
-      await work(item).catch((error: unknown) => {
-        failure ??= { error };
-      });
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  if (failure) throw failure.error;
 }
