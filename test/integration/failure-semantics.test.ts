@@ -78,7 +78,7 @@ test('a body that is not JSON goes straight to the DLQ with the reason, never re
 });
 
 test('JSON that matches no message schema is dead-lettered with the failing field named', async () => {
-  await sendRaw(stack.clients.sqs, stack.emulator.queues.validation.url, JSON.stringify({ jobId: 'x', kind: 'video', input: { bucket: 'b', key: 'k' } }));
+  await sendRaw(stack.clients.sqs, stack.emulator.queues.validation.url, JSON.stringify({ jobId: 'x', kind: 'hologram', input: { bucket: 'b', key: 'k' } }));
   const [moved] = await eventually(async () => {
     const m = await receiveAll(stack.clients.sqs, stack.emulator.queues.validation.dlqUrl);
     return m.length ? m : undefined;
