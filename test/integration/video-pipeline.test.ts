@@ -9,6 +9,8 @@ import { readFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { jobPrefix } from '../../src/contract/job-keys.js';
 import { VideoInfo } from '../../src/tasks/video/input/video-info.js';
 import { expectRefused, expectStillServing, startAttackBench, type AttackBench } from '../helpers/attack.js';
 import { ffmpegMake } from '../helpers/audio-media.js';
@@ -54,6 +56,30 @@ test('a video upload without a kind becomes a ladder with poster, thumbnails and
   assert.equal(analysis?.audio.length, 1);
   const events = await eventually(async () => bench.events.get('video-detected'), 'the job.succeeded event');
   assert.deepEqual(events.map((e) => e.type), ['job.succeeded']);
+});
+
+test('nothing of the upload\'s metadata reaches any output', async () => {
+  const secret = 'SECRET-TAG-7f3a';
+  const clip = await ffmpegMake(dir, 'tagged.mov', [
+    '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25:duration=3',
+    '-f', 'lavfi', '-i', 'sine=frequency=440:duration=3:sample_rate=48000',
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-pix_fmt', 'yuv420p', '-c:a', 'aac',
+    '-metadata', `title=${secret}-title`, '-metadata', `comment=${secret}-comment`, '-metadata', `artist=${secret}-artist`,
+    '-metadata:s:v:0', `handler_name=${secret}-video-handler`, '-metadata:s:a:0', `handler_name=${secret}-audio-handler`,
+    '-metadata:s:a:0', `title=${secret}-track`,
+  ]);
+  assert.ok((await readFile(clip)).includes(secret), 'the upload carries the tags');
+  const key = await upload('video-tagged', clip, 'tagged.mov');
+  await bench.send({ jobId: 'video-tagged', input: { key } });
+  const status = await finalStatus(bench.stack.store, 'video-tagged', 120_000);
+  assert.equal(status.state, 'succeeded', JSON.stringify(status));
+  const listed = await bench.stack.clients.s3.send(new ListObjectsV2Command({ Bucket: bench.stack.store.bucket, Prefix: jobPrefix('video-tagged') }));
+  const keys = (listed.Contents ?? []).map((o) => o.Key ?? '');
+  assert.ok(keys.some((k) => k.endsWith('.m4s')) && keys.some((k) => k.endsWith('init.mp4')) && keys.some((k) => k.endsWith('poster.jpg')), keys.join(' '));
+  for (const k of keys) {
+    const body = await bench.stack.store.readHead({ bucket: bench.stack.store.bucket, key: k }, 64 * 1024 * 1024);
+    assert.ok(!body.includes(secret), `${k} holds an upload tag`);
+  }
 });
 
 test('an MP4 that holds only audio is an audio job', async () => {
