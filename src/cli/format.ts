@@ -7,6 +7,8 @@ export function formatStatus(status: JobStatus, outputBucket: string): string {
     `job      ${status.jobId}`,
     `kind     ${status.kind ?? '(not yet known)'}`,
     `state    ${status.state}`,
+    ...(status.runAt ? [`runs at  ${status.runAt}`] : []),
+    ...(status.duplicateOf ? [`duplicate of ${status.duplicateOf}: a unique job that holds the same key; no job was created`] : []),
     `input    s3://${status.input.bucket}/${status.input.key}`,
     `updated  ${status.updatedAt}`,
     'stages',
@@ -32,6 +34,7 @@ export function formatStatus(status: JobStatus, outputBucket: string): string {
 
 /** One line per change while `submit --wait` follows a job. */
 export function progressLine(status: JobStatus): string {
+  if (status.state === 'scheduled') return `[scheduled] starts at ${status.runAt ?? 'its runAt'}`;
   const parts = stageNames.map((name) => {
     const s = status.stages[name];
     if (!s) return `${name}: waiting`;

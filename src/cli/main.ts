@@ -8,6 +8,8 @@ import { JobKind } from '../contract/job.js';
 import { jobPrefix } from '../contract/job-keys.js';
 import { StageName } from '../contract/stages.js';
 import { ObjectStore } from '../storage/object-store.js';
+import { z } from 'zod';
+import { cancel } from './commands/cancel.js';
 import { dlq } from './commands/dlq.js';
 import { submit } from './commands/submit.js';
 import { runWorker } from './commands/worker.js';
@@ -16,7 +18,8 @@ import { formatStatus } from './format.js';
 const usage = `usage: stageline <command>
   worker                         run the daemon (polls the queues in STAGES until SIGTERM)
   local                          embedded SQS+S3 emulator on LOCAL_PORT (4566) plus the worker
-  submit FILE [--kind audio|csv] [--schema SCHEMA.json] [--wait]
+  submit FILE [--kind audio|csv|video] [--schema SCHEMA.json] [--at ISO-TIME | --in SECONDS] [--unique [KEY]] [--wait]
+  cancel JOBID                   cancel a scheduled job (one that has not started)
   status JOBID [--json]
   dlq STAGE [--redrive]
   healthcheck                    exit 0 when the worker on HTTP_PORT answers /healthz with 200, 1 when not, 2 for a bad HTTP_PORT`;
@@ -44,21 +47,37 @@ async function main(argv: string[]): Promise<number> {
       return -1;
     }
     case 'submit': {
+      const { args, unique } = takeUnique(rest);
       const { values, positionals } = parseArgs({
-        args: rest,
+        args,
         allowPositionals: true,
-        options: { kind: { type: 'string' }, schema: { type: 'string' }, wait: { type: 'boolean', default: false } },
+        options: { kind: { type: 'string' }, schema: { type: 'string' }, at: { type: 'string' }, in: { type: 'string' }, wait: { type: 'boolean', default: false } },
       });
       const file = positionals[0];
       if (!file) throw new UsageError('submit needs FILE');
+      if (positionals.length > 1) throw new UsageError(`submit takes one FILE (got also ${positionals.slice(1).join(' ')})`);
       const kind = values.kind === undefined ? undefined : JobKind.parse(values.kind);
+      if (values.at !== undefined && values.in !== undefined) throw new UsageError('give --at or --in, not both');
+      if (values.at !== undefined && !z.iso.datetime({ offset: true }).safeParse(values.at).success) {
+        throw new UsageError(`--at needs an ISO time with a zone, e.g. 2026-12-03T18:00:00Z (got ${values.at})`);
+      }
+      const delaySeconds = values.in === undefined ? undefined : Number(values.in);
+      if (delaySeconds !== undefined && !(Number.isFinite(delaySeconds) && delaySeconds >= 0)) throw new UsageError(`--in needs seconds, 0 or more (got ${values.in})`);
       const result = await submit(loadConfig(), {
         file,
         wait: values.wait ?? false,
         ...(kind ? { kind } : {}),
         ...(values.schema ? { schemaFile: values.schema } : {}),
+        ...(values.at !== undefined ? { runAt: values.at } : {}),
+        ...(delaySeconds !== undefined ? { delaySeconds } : {}),
+        ...(unique ? { unique } : {}),
       });
       return result.exitCode;
+    }
+    case 'cancel': {
+      const jobId = rest[0];
+      if (!jobId || rest.length > 1) throw new UsageError('cancel needs one JOBID');
+      return cancel(loadConfig(), jobId, (line) => process.stdout.write(line + '\n'), (line) => process.stderr.write(line + '\n'));
     }
     case 'status': {
       const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { json: { type: 'boolean', default: false } } });
@@ -97,6 +116,22 @@ async function main(argv: string[]): Promise<number> {
 }
 
 class UsageError extends Error {}
+
+/**
+ * `--unique [KEY]`: the key is optional, which parseArgs cannot express. `--unique=KEY`, or `--unique KEY`
+ * once FILE has been given (so `submit --unique FILE` stays a unique job over FILE with the default key).
+ */
+function takeUnique(args: string[]): { args: string[]; unique?: { key?: string } } {
+  const at = args.findIndex((a) => a === '--unique' || a.startsWith('--unique='));
+  if (at < 0) return { args };
+  const flag = args[at] ?? '';
+  const rest = [...args.slice(0, at), ...args.slice(at + 1)];
+  if (flag.startsWith('--unique=')) return { args: rest, unique: { key: flag.slice('--unique='.length) } };
+  const next = args[at + 1];
+  const fileGiven = args.slice(0, at).some((a, i, all) => !a.startsWith('-') && !(i > 0 && /^--(kind|schema|at|in)$/.test(all[i - 1] ?? '')));
+  if (next !== undefined && !next.startsWith('-') && fileGiven) return { args: [...args.slice(0, at), ...args.slice(at + 2)], unique: { key: next } };
+  return { args: rest, unique: {} };
+}
 
 main(process.argv.slice(2)).then(
   (code) => {

@@ -89,6 +89,8 @@ export const EnvSchema = z.object({
     .enum(['true', 'false'], { error: 'must be true or false' })
     .default('false')
     .transform((v) => v === 'true'),
+  // Periodic schedules (contract section 7, docs/schedules.md): a YAML or JSON file, validated at start-up.
+  SCHEDULES_FILE: z.string().min(1).optional(),
 });
 export type Config = z.infer<typeof EnvSchema>;
 

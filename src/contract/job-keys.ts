@@ -20,5 +20,14 @@ export function isOutputKey(key: string): boolean {
   return key.startsWith(outputsPrefix);
 }
 
+/** stageline's own records under jobs/ (no jobId has a dot, and jobs/ is never input). */
+const ownPrefix = `${outputsPrefix}.stageline/`;
+
+/** The claim of a unique key (contract section 7), by the key's SHA-256 in hex. */
+export const uniqueClaimKey = (keyHash: string): string => `${ownPrefix}unique/${keyHash}.json`;
+
+/** A periodic schedule's record: its last tick and the job it made. */
+export const scheduleStateKey = (name: string): string => `${ownPrefix}schedules/${name}.json`;
+
 /** Where the start-up check of conditional writes writes twice: stageline's own (no jobId has a dot), never input. */
-export const conditionalWriteProbeKey = `${outputsPrefix}.stageline/conditional-write-probe.json`;
+export const conditionalWriteProbeKey = `${ownPrefix}conditional-write-probe.json`;

@@ -31,12 +31,27 @@ const optionSlots = (schemaOf: (kind: JobKind) => z.ZodType<KindOptions>) =>
   Object.fromEntries(jobKinds.map((kind) => [kind, schemaOf(kind).optional()])) as OptionSlots;
 const opaqueOptions = optionSlots(() => KindOptions);
 
+/** `unique.for`: how long after the job succeeded a request with its key is still a duplicate. */
+export const UniqueFor = z.union([z.number().int().positive(), z.literal('forever')]);
+export type UniqueFor = z.infer<typeof UniqueFor>;
+
+/** Contract section 7: a unique job. Without a key, one is derived from the input's bucket, key, ETag and the job options. */
+export const UniqueRequest = z.strictObject({ key: z.string().min(1).max(512).optional(), for: UniqueFor.optional() });
+export type UniqueRequest = z.infer<typeof UniqueRequest>;
+
 /** Contract 3(a): a job request on the ingestion queue, its options not yet held to their kinds' schemas. */
 export const JobRequestEnvelope = z.strictObject({
   jobId: JobId.optional(),
   input: z.strictObject({ bucket: z.string().min(1).optional(), key: z.string().min(1) }),
   kind: JobKind.optional(),
   ...opaqueOptions,
+  /** Contract section 7: the job starts no earlier than this. */
+  runAt: z.iso.datetime({ offset: true }).optional(),
+  /** Instead of runAt: seconds from when the request is first received. */
+  delaySeconds: z.number().min(0).optional(),
+  unique: UniqueRequest.optional(),
+  /** Run even when a unique job with the same key exists. */
+  force: z.boolean().optional(),
 });
 export type JobRequest = z.infer<typeof JobRequestEnvelope>;
 
@@ -75,7 +90,10 @@ export interface JobMessageSchemas {
  */
 export function jobMessageSchemas(kinds: readonly KindOptionSchema[]): JobMessageSchemas {
   const options = optionSlots((kind) => kinds.find((k) => k.kind === kind)?.options ?? KindOptions);
-  const JobRequest = JobRequestEnvelope.extend(options);
+  const JobRequest = JobRequestEnvelope.extend(options).refine((r) => r.runAt === undefined || r.delaySeconds === undefined, {
+    message: 'give runAt or delaySeconds, not both',
+    path: ['delaySeconds'],
+  });
   return {
     JobRequest,
     JobMessage: JobMessageShape.extend(options),
@@ -84,12 +102,14 @@ export function jobMessageSchemas(kinds: readonly KindOptionSchema[]): JobMessag
 }
 
 export const JobEvent = z.strictObject({
-  type: z.enum(['job.succeeded', 'job.failed']),
+  // `job.deduplicated`: a unique request created no job; `duplicateOf` names the job that covers it.
+  type: z.enum(['job.succeeded', 'job.failed', 'job.deduplicated']),
   jobId: JobId,
   kind: JobKind.optional(),
   input: ObjectRef,
   outputs: z.record(z.string(), z.string()),
   error: z.strictObject({ code: z.string(), message: z.string(), stage: StageName }).optional(),
+  duplicateOf: JobId.optional(),
   at: z.string(),
 });
 export type JobEvent = z.infer<typeof JobEvent>;

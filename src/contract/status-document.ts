@@ -26,6 +26,10 @@ export const JobStatus = z.object({
   // `scheduled`: waits for its runAt; `cancelled`: stopped before it started. Final: succeeded, failed, cancelled.
   state: z.enum(['scheduled', 'queued', 'running', 'succeeded', 'failed', 'cancelled']),
   input: ObjectRef,
+  /** A delayed job: when it starts (contract section 7). */
+  runAt: z.string().optional(),
+  /** A unique request that created no job: the job that covers it. */
+  duplicateOf: z.string().optional(),
   stages: z.partialRecord(StageName, StageStatus),
   outputs: z.record(z.string(), z.string()),
   error: ErrorInfo.extend({ stage: StageName }).optional(),

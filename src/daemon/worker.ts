@@ -14,6 +14,7 @@ import { JobStatusStore, checkConditionalWrites } from '../pipeline/job-status.j
 import type { TaskRegistry } from '../pipeline/registry.js';
 import { ingestionHandler, stageHandler, type PipelineDeps } from '../pipeline/stage-handlers.js';
 import type { KindDefinition } from '../pipeline/task.js';
+import { UniqueClaims } from '../pipeline/unique-claims.js';
 import { InputScope } from '../storage/input-scope.js';
 import { startCircuitBreakers } from '../queue/circuit-breaker.js';
 import { maxWaitTimeSeconds, QueueConsumer, type ReceiveGate } from '../queue/consumer.js';
@@ -40,6 +41,8 @@ export interface WorkerOptions {
   waitTimeSeconds?: number;
   /** Held before every receive of every stage, besides the worker's own circuit breakers over S3 and SQS. */
   gates?: readonly ReceiveGate[];
+  /** The longest hop of a delayed job (SQS allows 900 s); tests shorten it. */
+  maxDelaySeconds?: number;
   /** `/healthz` limits; by default derived from the long poll. */
   health?: { maxReceiveMs?: number; maxIdleMs?: number };
 }
@@ -76,11 +79,16 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     const next = nextStage(stage);
     if (next) nextChannels[next] = channel(next, queueUrlFor(config, next), messages.JobMessage);
   }
+  const statuses = new JobStatusStore(store, { logger });
   const deps: PipelineDeps = {
     registry: options.registry ?? defaultTaskRegistry(config),
     kinds,
     store,
-    statuses: new JobStatusStore(store, { logger }),
+    statuses,
+    claims: new UniqueClaims(store, statuses),
+    // A delayed job waits in hops on the ingestion queue, sent by the stage that receives it.
+    ...(config.STAGES.includes('ingestion') ? { ingestionChannel: channel('ingestion', queueUrlFor(config, 'ingestion'), messages.JobRequest) } : {}),
+    ...(options.maxDelaySeconds !== undefined ? { maxDelaySeconds: options.maxDelaySeconds } : {}),
     events: new JobEvents(publisher, config.SQS_EVENTS_QUEUE_URL ? channel('events', config.SQS_EVENTS_QUEUE_URL, JobEvent) : undefined, { logger }),
     publisher,
     nextChannels,

@@ -1,12 +1,15 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { BadMessageError } from '../contract/errors.js';
-import { JobRequestEnvelope, kindOptionsOf, type IngestionMessage, type JobKind, type KindOptionsByKind, type ObjectRef } from '../contract/job.js';
+import { JobRequestEnvelope, kindOptionsOf, type IngestionMessage, type JobKind, type JobRequest, type KindOptionsByKind, type ObjectRef } from '../contract/job.js';
 import { isOutputKey } from '../contract/job-keys.js';
 import { S3EventNotification, S3TestEvent, SnsEnvelope } from '../contract/s3-event.js';
 
-/** A job as asked for, before its kind is known: with the options of any kind it named. */
-export type RequestedJob = { jobId: string; input: ObjectRef; kind?: JobKind } & KindOptionsByKind;
+/** A job as asked for, before its kind is known: with the options of any kind it named, and when and how uniquely it runs (contract section 7). */
+export type RequestedJob = { jobId: string; input: ObjectRef; kind?: JobKind } & KindOptionsByKind & Pick<JobRequest, 'runAt' | 'delaySeconds' | 'unique' | 'force'>;
+
+/** An S3 notification for content (ETag) already processed, or being processed, creates no new job. */
+const s3EventUniqueness = { for: 'forever' } as const;
 
 /** Turns one ingestion message into the jobs it asks for: none for a test event, one per S3 record. */
 export function requestedJobs(message: IngestionMessage, origin: { defaultBucket: string; messageId: string }): RequestedJob[] {
@@ -21,7 +24,7 @@ export function requestedJobs(message: IngestionMessage, origin: { defaultBucket
       // Our own outputs are never inputs: a notification on the whole bucket would otherwise feed
       // every output back in as a new job, without end.
       if (bucket === origin.defaultBucket && isOutputKey(key)) return [];
-      return [{ jobId: s3JobId(bucket, key, r.s3.object.sequencer), input: { bucket, key } }];
+      return [{ jobId: s3JobId(bucket, key, r.s3.object.sequencer), input: { bucket, key }, unique: s3EventUniqueness }];
     });
   }
   // The consumer held the body to the full schema, each kind's options included; here only its shape matters.
@@ -33,6 +36,10 @@ export function requestedJobs(message: IngestionMessage, origin: { defaultBucket
       input: { bucket: request.input.bucket ?? origin.defaultBucket, key: request.input.key },
       ...(request.kind ? { kind: request.kind } : {}),
       ...kindOptionsOf(request),
+      ...(request.runAt !== undefined ? { runAt: request.runAt } : {}),
+      ...(request.delaySeconds !== undefined ? { delaySeconds: request.delaySeconds } : {}),
+      ...(request.unique !== undefined ? { unique: request.unique } : {}),
+      ...(request.force !== undefined ? { force: request.force } : {}),
     },
   ];
 }

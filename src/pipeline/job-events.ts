@@ -13,7 +13,7 @@ export interface JobEventsOptions {
 }
 
 /**
- * Publishes `job.succeeded` / `job.failed` to the events queue, when one is configured. Callers publish
+ * Publishes `job.succeeded` / `job.failed` (and `job.deduplicated`) to the events queue, when one is configured. Callers publish
  * only after the status write that made the job final (`StatusWrite.becameFinal`), so each job has one
  * terminal event; while SQS is failing the send waits and tries again rather than losing it.
  */
@@ -32,6 +32,11 @@ export class JobEvents {
     return this.publish('job.failed', status, { ...error, stage }, signal);
   }
 
+  /** A unique request created no job: `status` is the request's own document, naming the job that covers it. */
+  deduplicated(status: JobStatus, signal?: AbortSignal): Promise<void> {
+    return this.publish('job.deduplicated', status, undefined, signal);
+  }
+
   private async publish(type: JobEvent['type'], status: JobStatus, error: JobEvent['error'], signal: AbortSignal | undefined): Promise<void> {
     const channel = this.channel;
     if (!channel) return;
@@ -42,6 +47,7 @@ export class JobEvents {
       input: status.input,
       outputs: status.outputs,
       ...(error ? { error } : {}),
+      ...(status.duplicateOf ? { duplicateOf: status.duplicateOf } : {}),
       at: status.updatedAt,
     };
     await retryWhileUnavailable(() => this.publisher.publish(channel, event), {

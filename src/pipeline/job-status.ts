@@ -86,6 +86,26 @@ export class JobStatusStore {
     throw new Error(`status of job ${job.jobId}: lost ${maxConflicts} conditional writes in a row to other writers`);
   }
 
+  /** Creates the job's document in `queued`; `changed` is false when the jobId already has one (another writer claimed it). */
+  queued(job: JobIdentity, signal?: AbortSignal): Promise<StatusWrite> {
+    return this.apply(job, { type: 'queued' }, signal);
+  }
+
+  /** Creates the job's document in `scheduled` with its runAt; unchanged when the job already exists. */
+  scheduled(job: JobIdentity, runAt: string, signal?: AbortSignal): Promise<StatusWrite> {
+    return this.apply(job, { type: 'scheduled', runAt }, signal);
+  }
+
+  /** Ends a scheduled job (`stageline cancel`); refused (changed false) for a job that is not scheduled. */
+  cancelled(job: JobIdentity, signal?: AbortSignal): Promise<StatusWrite> {
+    return this.apply(job, { type: 'cancelled' }, signal);
+  }
+
+  /** A unique request that created no job: its document names the job that covers it. */
+  deduplicated(job: JobIdentity, duplicateOf: string, signal?: AbortSignal): Promise<StatusWrite> {
+    return this.apply(job, { type: 'deduplicated', duplicateOf }, signal);
+  }
+
   stageStarted(job: JobIdentity, stage: StageName, attempt: number, signal?: AbortSignal): Promise<StatusWrite> {
     return this.apply(job, { type: 'stage-started', stage, attempt }, signal);
   }

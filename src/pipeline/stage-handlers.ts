@@ -9,6 +9,7 @@ import type { Handler, MessageContext } from '../queue/consumer.js';
 import { combinedOutcome, done, isLastAttempt, outcomeForError, type Outcome } from '../queue/outcome.js';
 import type { Channel, Publisher } from '../queue/publisher.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import { admit, type AdmissionDeps } from './admission.js';
 import { requestedJobs, type RequestedJob } from './ingestion-request.js';
 import type { JobEvents } from './job-events.js';
 import { JobIdConflictError, type JobStatusStore } from './job-status.js';
@@ -18,7 +19,7 @@ import { isFinal } from './status-transitions.js';
 import type { KindDefinition } from './task.js';
 import { runStageTasks, type TaskRunnerDeps } from './task-runner.js';
 
-export interface PipelineDeps extends TaskRunnerDeps {
+export interface PipelineDeps extends TaskRunnerDeps, AdmissionDeps {
   store: ObjectStore;
   statuses: JobStatusStore;
   events: JobEvents;
@@ -39,7 +40,9 @@ export function ingestionHandler(deps: PipelineDeps): Handler<IngestionMessage> 
     const jobs = requestedJobs(message, { defaultBucket: deps.store.bucket, messageId: ctx.messageId });
     if (jobs.length === 0) ctx.logger.info('S3 test event or no created objects: acknowledged');
     const outcomes: Outcome[] = [];
-    for (const request of jobs) outcomes.push(await tracked(deps, 'ingestion', request, ctx, (logger) => ingest(deps, request, ctx, logger)));
+    for (const request of jobs) {
+      outcomes.push(await tracked(deps, 'ingestion', request, ctx, (logger) => ingest(deps, request, ctx, logger), (logger) => admit(deps, request, ctx.signal, logger)));
+    }
     return combinedOutcome(outcomes);
   };
 }
@@ -126,9 +129,12 @@ async function tracked(
   job: JobIdentity,
   ctx: MessageContext,
   work: (logger: Logger) => Promise<void>,
+  admission?: (logger: Logger) => Promise<'run' | 'held'>,
 ): Promise<Outcome> {
   const logger = ctx.logger.child({ jobId: job.jobId, stage });
   try {
+    // A delayed, cancelled or duplicate request is settled before the stage starts.
+    if (admission && (await admission(logger)) === 'held') return done;
     const started = await deps.statuses.stageStarted(job, stage, ctx.receiveCount, ctx.signal);
     if (isFinal(started.status)) {
       logger.info({ state: started.status.state }, 'the job is already final: delivery acknowledged without work');

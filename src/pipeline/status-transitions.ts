@@ -16,9 +16,20 @@ import { stageNames, type StageName } from '../contract/stages.js';
  *   (the message's receive count) and only a later attempt replaces them. `succeeded` wins from any
  *   attempt: the work was done.
  * - Across stages: once a later stage has a record, an earlier stage can only be marked succeeded.
+ * - Before any stage: `queued`, `scheduled` and `deduplicated` only create a document (the first
+ *   writer of a jobId wins; a periodic tick is claimed that way); `cancelled` only ends a `scheduled`
+ *   job, and the first stage start moves a scheduled job to running.
  */
 
 export type Transition =
+  /** A request accepted to run now: creates the document (a periodic tick claims its jobId with it). */
+  | { type: 'queued' }
+  /** A delayed request accepted: creates the document in `scheduled` with its runAt (contract section 7). */
+  | { type: 'scheduled'; runAt: string }
+  /** `stageline cancel`: only a scheduled job. */
+  | { type: 'cancelled' }
+  /** A unique request that created no job: its own document names the job that covers it; final. */
+  | { type: 'deduplicated'; duplicateOf: string }
   | { type: 'stage-started'; stage: StageName; attempt: number }
   | { type: 'stage-succeeded'; stage: StageName; attempt: number; outputs: Record<string, string>; last: boolean }
   /** The attempt failed and the message will come back (or go to the DLQ, where the watcher records it). */
@@ -64,7 +75,7 @@ export function applyTransition(current: JobStatus | undefined, job: JobIdentity
   }
   const next = structuredClone(before);
   if (transition.type === 'stage-started' && isDeadLettered(before)) reopen(next);
-  const refusal = change(next, transition, now);
+  const refusal = change(next, transition, now, current === undefined);
   if (refusal !== undefined) return { changed: false, status: before, reason: refusal };
   if (job.kind && !next.kind) next.kind = job.kind;
   next.updatedAt = now;
@@ -72,7 +83,32 @@ export function applyTransition(current: JobStatus | undefined, job: JobIdentity
 }
 
 /** Applies the transition to `s` in place, or returns why it must not. */
-function change(s: JobStatus, t: Transition, now: string): string | undefined {
+function change(s: JobStatus, t: Transition, now: string, fresh: boolean): string | undefined {
+  switch (t.type) {
+    case 'queued':
+      return fresh ? undefined : `the job already exists (${s.state})`;
+    case 'scheduled':
+      if (!fresh) return s.state === 'scheduled' ? `the job is already scheduled for ${s.runAt ?? 'later'}` : `the job is already ${s.state}`;
+      s.state = 'scheduled';
+      s.runAt = t.runAt;
+      return undefined;
+    case 'cancelled':
+      if (s.state !== 'scheduled') return fresh ? 'there is no such job' : `the job is ${s.state}: only a scheduled job can be cancelled`;
+      s.state = 'cancelled';
+      return undefined;
+    case 'deduplicated':
+      if (!fresh) return `the job already exists (${s.state})`;
+      s.state = 'cancelled';
+      s.duplicateOf = t.duplicateOf;
+      return undefined;
+    default:
+      return stageChange(s, t, now);
+  }
+}
+
+type StageTransition = Extract<Transition, { stage: StageName }>;
+
+function stageChange(s: JobStatus, t: StageTransition, now: string): string | undefined {
   const record = s.stages[t.stage];
   switch (t.type) {
     case 'stage-started': {

@@ -17,6 +17,8 @@ import type { ObjectRef } from '../contract/job.js';
 export interface ObjectInfo {
   size: number;
   contentType?: string;
+  /** The content's ETag: what a unique job's default key names. */
+  etag?: string;
 }
 
 export type UploadBody = Readable | Buffer | string;
@@ -50,7 +52,7 @@ export class ObjectStore {
   async head(ref: ObjectRef, signal?: AbortSignal): Promise<ObjectInfo> {
     try {
       const res = await this.client.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key }), { abortSignal: signal });
-      return { size: res.ContentLength ?? 0, ...(res.ContentType ? { contentType: res.ContentType } : {}) };
+      return { size: res.ContentLength ?? 0, ...(res.ContentType ? { contentType: res.ContentType } : {}), ...(res.ETag ? { etag: res.ETag } : {}) };
     } catch (err) {
       throw notFoundAsBadInput(err, ref);
     }

@@ -7,7 +7,7 @@ import { applyTransition, isDeadLettered, isFinal, type Transition, type Transit
 type JobStatus = TransitionResult['status'];
 type JobIdentity = Parameters<typeof applyTransition>[1];
 type StageStatus = NonNullable<JobStatus['stages']['validation']>;
-type StageName = Transition['stage'];
+type StageName = Extract<Transition, { stage: unknown }>['stage'];
 
 const job: JobIdentity = { jobId: 'j1', input: { bucket: 'b', key: 'uploads/j1/a.csv' }, kind: 'csv' };
 const t0 = '2025-01-01T00:00:00.000Z';
@@ -202,6 +202,10 @@ const arbTransition: fc.Arbitrary<Transition> = fc.oneof(
     error: fc.constant({ code: 'CSV_EMPTY', message: 'empty' }),
   }),
   fc.record({ type: fc.constant('dead-lettered' as const), stage: fc.constantFrom(...stageNames) }),
+  fc.constant({ type: 'queued' as const }),
+  fc.record({ type: fc.constant('scheduled' as const), runAt: fc.constant('2025-01-01T01:00:00.000Z') }),
+  fc.constant({ type: 'cancelled' as const }),
+  fc.record({ type: fc.constant('deduplicated' as const), duplicateOf: fc.constant('other-job') }),
 );
 
 test('state machine: over any sequence of writes, nothing goes backwards', () => {
@@ -243,4 +247,45 @@ test('state machine: over any sequence of writes, nothing goes backwards', () =>
     }),
     { seed: 0x5ec12, numRuns: 500 },
   );
+});
+
+// Before any stage (contract section 7): creating writes only create; cancel only ends a scheduled job.
+const runAt = '2025-01-01T01:00:00.000Z';
+const beforeStages: Record<string, Transition> = {
+  queued: { type: 'queued' },
+  scheduled: { type: 'scheduled', runAt },
+  cancelled: { type: 'cancelled' },
+  deduplicated: { type: 'deduplicated', duplicateOf: 'other-job' },
+};
+/** Expected: `-` refused, else the job state after it, `!` when that write made the job final. */
+const expectedBeforeStages: Record<string, Record<string, string>> = {
+  'no document': { queued: 'queued', scheduled: 'scheduled', cancelled: _, deduplicated: 'cancelled!' },
+  scheduled: { queued: _, scheduled: _, cancelled: 'cancelled!', deduplicated: _ },
+};
+
+test('state machine: queued, scheduled, cancelled and deduplicated from every state', () => {
+  for (const [stateName, before] of Object.entries(states)) {
+    for (const [name, t] of Object.entries(beforeStages)) {
+      const where = `${stateName} × ${name}`;
+      const want = expectedBeforeStages[stateName]?.[name] ?? _;
+      const result = apply(before, t);
+      if (want === _) {
+        assert.equal(result.changed, false, `${where}: expected a refusal`);
+        if (!result.changed) assert.ok(result.reason.length > 0, `${where}: a refusal says why`);
+        continue;
+      }
+      assert.ok(result.changed, `${where}: expected a change, got ${result.changed ? '' : result.reason}`);
+      assert.equal(result.status.state, want.replace('!', ''), where);
+      assert.equal(result.becameFinal, want.endsWith('!'), `${where}: becameFinal`);
+      assert.equal(apply(result.status, t).changed, false, `${where}: applied twice`);
+    }
+  }
+  const scheduled = apply(undefined, beforeStages.scheduled!);
+  assert.equal(scheduled.status.runAt, runAt, 'a scheduled job records its runAt');
+  const started = apply(scheduled.status, { type: 'stage-started', stage: 'ingestion', attempt: 1 });
+  assert.equal(started.status.state, 'running', 'its first stage start moves it to running');
+  assert.equal(apply(started.status, beforeStages.cancelled!).changed, false, 'a started job cannot be cancelled');
+  const dedup = apply(undefined, beforeStages.deduplicated!);
+  assert.equal(dedup.status.duplicateOf, 'other-job', 'a duplicate names the job that covers it');
+  assert.equal(apply(dedup.status, { type: 'stage-started', stage: 'ingestion', attempt: 1 }).changed, false, 'a duplicate never starts');
 });

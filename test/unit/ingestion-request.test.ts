@@ -64,3 +64,19 @@ test("S3 events for the pipeline's own outputs start no job (no feedback loop)",
   const elsewhere = { Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'other-bucket' }, object: { key: 'jobs/j1/x.csv', sequencer: '1' } } }] };
   assert.equal(parse(elsewhere).length, 1);
 });
+
+test('a request carries its runAt or delaySeconds, unique and force; not both times at once', () => {
+  const [job] = parse({ jobId: 'j2', input: { key: 'uploads/a.csv' }, runAt: '2026-12-03T18:00:00Z', unique: { key: 'daily', for: 60 }, force: true });
+  assert.deepEqual(job, { jobId: 'j2', input: { bucket: 'stageline', key: 'uploads/a.csv' }, runAt: '2026-12-03T18:00:00Z', unique: { key: 'daily', for: 60 }, force: true });
+  assert.equal(parse({ input: { key: 'k' }, delaySeconds: 30 })[0]?.delaySeconds, 30);
+  assert.equal(IngestionMessage.safeParse({ input: { key: 'k' }, runAt: '2026-12-03T18:00:00Z', delaySeconds: 5 }).success, false);
+  assert.equal(IngestionMessage.safeParse({ input: { key: 'k' }, runAt: 'tomorrow' }).success, false);
+  assert.equal(IngestionMessage.safeParse({ input: { key: 'k' }, delaySeconds: -1 }).success, false);
+  assert.equal(IngestionMessage.safeParse({ input: { key: 'k' }, unique: { for: 0 } }).success, false);
+  assert.equal(IngestionMessage.safeParse({ input: { key: 'k' }, unique: { for: 'forever' } }).success, true);
+});
+
+test('an S3 notification asks for a unique job for ever: content already processed is not processed again', () => {
+  const [job] = parse(s3Event('incoming/a.csv'));
+  assert.deepEqual(job?.unique, { for: 'forever' });
+});
