@@ -50,7 +50,10 @@ export async function admit(deps: AdmissionDeps, request: RequestedJob, signal: 
       logger.info({ duplicateOf: existing.duplicateOf }, existing.duplicateOf ? 'duplicate request delivered again: dropped' : 'job cancelled: dropped');
       return 'held';
     }
-    return existing.state === 'scheduled' ? waitFor(deps, request, existing.runAt, signal, logger) : 'run';
+    if (existing.state === 'scheduled') return waitFor(deps, request, existing.runAt, signal, logger);
+    // Only a schedule's tick creates a job `queued` before admitting it; anything else has been admitted.
+    const createdByTick = existing.state === 'queued' && Object.keys(existing.stages).length === 0;
+    if (!createdByTick || !unique) return 'run';
   }
   if (unique && request.unique) {
     const info = await deps.store.head(request.input, signal);

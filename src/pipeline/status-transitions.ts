@@ -97,7 +97,8 @@ function change(s: JobStatus, t: Transition, now: string, fresh: boolean): strin
       s.state = 'cancelled';
       return undefined;
     case 'deduplicated':
-      if (!fresh) return `the job already exists (${s.state})`;
+      // A schedule's tick creates its job `queued` before the request is admitted: it may still be a duplicate.
+      if (!fresh && !(s.state === 'queued' && Object.keys(s.stages).length === 0)) return `the job already exists (${s.state})`;
       s.state = 'cancelled';
       s.duplicateOf = t.duplicateOf;
       return undefined;

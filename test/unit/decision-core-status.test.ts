@@ -261,6 +261,8 @@ const beforeStages: Record<string, Transition> = {
 const expectedBeforeStages: Record<string, Record<string, string>> = {
   'no document': { queued: 'queued', scheduled: 'scheduled', cancelled: _, deduplicated: 'cancelled!' },
   scheduled: { queued: _, scheduled: _, cancelled: 'cancelled!', deduplicated: _ },
+  // A schedule's tick created it; its request may still turn out a duplicate.
+  queued: { queued: _, scheduled: _, cancelled: _, deduplicated: 'cancelled!' },
 };
 
 test('state machine: queued, scheduled, cancelled and deduplicated from every state', () => {
