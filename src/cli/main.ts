@@ -11,6 +11,7 @@ import { ObjectStore } from '../storage/object-store.js';
 import { z } from 'zod';
 import { cancel } from './commands/cancel.js';
 import { dlq } from './commands/dlq.js';
+import { schedulesCommand } from './commands/schedules.js';
 import { submit } from './commands/submit.js';
 import { runWorker } from './commands/worker.js';
 import { formatStatus } from './format.js';
@@ -22,6 +23,7 @@ const usage = `usage: stageline <command>
   cancel JOBID                   cancel a scheduled job (one that has not started)
   status JOBID [--json]
   dlq STAGE [--redrive]
+  schedules [--json]             the periodic schedules of SCHEDULES_FILE with their last and next run
   healthcheck                    exit 0 when the worker on HTTP_PORT answers /healthz with 200, 1 when not, 2 for a bad HTTP_PORT`;
 
 async function main(argv: string[]): Promise<number> {
@@ -104,6 +106,10 @@ async function main(argv: string[]): Promise<number> {
       }
       process.stdout.write(`${entries.length} message(s) ${values.redrive ? 'moved back to the ' + stage.data + ' queue' : 'in the ' + stage.data + ' dead-letter queue'}\n`);
       return 0;
+    }
+    case 'schedules': {
+      const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean', default: false } } });
+      return schedulesCommand(loadConfig(), values.json ?? false, (text) => process.stdout.write(text + '\n'));
     }
     case 'healthcheck': {
       // bin/stageline.js answers this before loading this module; here for `tsx src/cli/main.ts healthcheck`.

@@ -7,12 +7,14 @@ import type { z } from 'zod';
 import type { AwsClients } from '../aws/clients.js';
 import { ConfigError, concurrencyVar, queueUrlFor, queueVar, requireBucket, type Config } from '../contract/env.js';
 import { JobEvent, jobMessageSchemas, type IngestionMessage, type JobMessage } from '../contract/job.js';
+import type { Schedule } from '../contract/schedules.js';
 import { nextStage, type StageName } from '../contract/stages.js';
 import { DeadLetterWatcher } from '../pipeline/dead-letter-watcher.js';
 import { JobEvents } from '../pipeline/job-events.js';
 import { JobStatusStore, checkConditionalWrites } from '../pipeline/job-status.js';
 import type { TaskRegistry } from '../pipeline/registry.js';
 import { ingestionHandler, stageHandler, type PipelineDeps } from '../pipeline/stage-handlers.js';
+import { startScheduler } from '../pipeline/schedules/scheduler.js';
 import type { KindDefinition } from '../pipeline/task.js';
 import { UniqueClaims } from '../pipeline/unique-claims.js';
 import { InputScope } from '../storage/input-scope.js';
@@ -24,6 +26,7 @@ import { resolveRedrive } from '../queue/redrive.js';
 import { ObjectStore } from '../storage/object-store.js';
 import { defaultTaskRegistry, kindDefinitions } from '../tasks/index.js';
 import { startHttpServer } from './http-server.js';
+import { loadSchedulesFile } from './schedules-file.js';
 import { WorkerMetrics } from './metrics.js';
 
 export interface WorkerOptions {
@@ -45,6 +48,8 @@ export interface WorkerOptions {
   maxDelaySeconds?: number;
   /** `/healthz` limits; by default derived from the long poll. */
   health?: { maxReceiveMs?: number; maxIdleMs?: number };
+  /** Periodic schedules, instead of reading SCHEDULES_FILE (tests). */
+  schedules?: readonly Schedule[];
 }
 
 /**
@@ -74,6 +79,9 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   const metrics = new WorkerMetrics();
   const kinds = options.kinds ?? kindDefinitions;
   const messages = jobMessageSchemas(kinds);
+  // A bad schedules file refuses the start before anything runs; ticks go to the ingestion queue even where this process does not poll it.
+  const schedules = options.schedules ?? (config.SCHEDULES_FILE ? await loadSchedulesFile(config.SCHEDULES_FILE, kinds) : []);
+  const schedulesQueueUrl = schedules.length > 0 ? queueUrlFor(config, 'ingestion') : undefined;
   const nextChannels: PipelineDeps['nextChannels'] = {};
   for (const stage of config.STAGES) {
     const next = nextStage(stage);
@@ -187,6 +195,16 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   void checkConditionalWrites(store, logger);
   for (const c of consumers) c.start();
   for (const w of watchers) w.start();
+  const scheduler = schedulesQueueUrl
+    ? startScheduler({
+        schedules,
+        store,
+        statuses: deps.statuses,
+        send: async (request) => void (await publisher.publish(channel('ingestion', schedulesQueueUrl, messages.JobRequest), request)),
+        defaultBucket: store.bucket,
+        logger,
+      })
+    : undefined;
   ready = true;
   const httpPort = (server.address() as AddressInfo).port;
   logger.info({ stages: config.STAGES, httpPort }, 'worker started');
@@ -194,6 +212,8 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   let stopping: Promise<void> | undefined;
   const stop = async () => {
     ready = false;
+    // First: no tick may start a job once stopping began (a tick being sent finishes, briefly).
+    const schedulerStopped = scheduler?.stop();
     const watchersStopped = Promise.all(watchers.map((w) => w.stop()));
     const drainMs = config.DRAIN_TIMEOUT_SECONDS * 1000;
     // Receives under way return on their own (their messages are released at once) while jobs drain:
@@ -207,7 +227,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       logger.warn('drain timeout reached; aborting the remaining jobs and releasing their messages');
       await Promise.all(consumers.map((c) => c.abortInFlight('shutdown: drain timeout reached')));
     }
-    await Promise.all([receivesDone, watchersStopped]);
+    await Promise.all([receivesDone, watchersStopped, schedulerStopped]);
     breakers.stop();
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
