@@ -165,7 +165,7 @@ export async function checkConditionalWrites(store: ObjectStore, logger: Logger)
     if (!honoured) {
       logger.warn(
         { bucket: store.bucket },
-        'this S3 store ignores conditional writes (If-Match, If-None-Match): status.json is written without them, so two workers racing on one job could both publish its terminal event',
+        'this S3 store ignores conditional writes (If-Match, If-None-Match): exactly-once does not hold here — two workers racing on one job could both publish its terminal event, on one schedule tick both start it, on one unique key both run',
       );
     }
     return honoured;
