@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { realpathSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,8 +25,11 @@ import { binaries, ffmpegMake } from '../helpers/audio-media.js';
 import { corruptMp4, makeClip } from '../helpers/video-media.js';
 
 const run = promisify(execFile);
-/** The npm-bundled ffprobe crashes on MPEG-TS (a known fault of that build): TS is probed only with another. */
-const bundledProbe = binaries.ffprobe.includes('@ffprobe-installer');
+/**
+ * The npm-bundled ffprobe crashes on MPEG-TS (a known fault of that build): TS is probed only with another.
+ * Its real path tells, however it was found (CI puts it on PATH through a symlink).
+ */
+const bundledProbe = realpathSync(binaries.ffprobe).includes('@ffprobe-installer');
 
 /** The binaries the tests make and check media with (FFMPEG_PATH/FFPROBE_PATH, else PATH, else bundled) are the ones under test. */
 const testBinaries = { FFMPEG_PATH: binaries.ffmpeg, FFPROBE_PATH: binaries.ffprobe };
