@@ -2,7 +2,7 @@
  * The layers of src/, bottom to top (docs/architecture.md): a module imports only its own layer and
  * the layers below it, and nothing imports in a circle. `npm test` runs this check first.
  */
-const layers = ['contract', 'aws', 'storage|queue|media', 'pipeline', 'tasks', 'daemon', 'cli'];
+const layers = ['contract', 'aws', 'storage|queue|media', 'pipeline', 'tasks', 'daemon|dashboard', 'cli'];
 
 const upward = layers.slice(0, -1).map((layer, i) => ({
   name: `no-upward-from-${layer.replaceAll('|', '-')}`,
@@ -35,6 +35,13 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/storage/' },
       to: { path: '^src/', pathNot: '^src/(storage|contract)/' },
+    },
+    {
+      name: 'daemon-dashboard-apart',
+      comment: 'the worker and the dashboard are two processes on one floor: each takes what it shares from below, and the CLI starts either',
+      severity: 'error',
+      from: { path: '^src/(daemon|dashboard)/' },
+      to: { path: '^src/(daemon|dashboard)/', pathNot: '^src/$1/' },
     },
     {
       name: 'kinds-apart',

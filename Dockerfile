@@ -28,6 +28,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY bin ./bin
+# The dashboard's page (`stageline dashboard`); its libraries come from node_modules.
+COPY web ./web
 RUN chmod 0755 bin/stageline.js && ln -s /app/bin/stageline.js /usr/local/bin/stageline
 # The image's `node` user (uid 1000); the app files stay root-owned and read-only to it.
 USER node

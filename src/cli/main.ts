@@ -10,6 +10,7 @@ import { StageName } from '../contract/stages.js';
 import { ObjectStore } from '../storage/object-store.js';
 import { z } from 'zod';
 import { cancel } from './commands/cancel.js';
+import { reindex, runDashboard, startLocalDashboard } from './commands/dashboard.js';
 import { dlq } from './commands/dlq.js';
 import { schedulesCommand } from './commands/schedules.js';
 import { submit } from './commands/submit.js';
@@ -18,7 +19,9 @@ import { formatStatus } from './format.js';
 
 const usage = `usage: stageline <command>
   worker                         run the daemon (polls the queues in STAGES until SIGTERM)
-  local                          embedded SQS+S3 emulator on LOCAL_PORT (4566) plus the worker
+  local                          embedded SQS+S3 emulator on LOCAL_PORT (4566) plus the worker and the dashboard
+  dashboard [--reindex]          the web dashboard on DASHBOARD_HOST:DASHBOARD_PORT (127.0.0.1:8081); actions need DASHBOARD_TOKEN;
+                                 --reindex writes the job index from every status.json, then exits
   submit FILE [--kind audio|csv|video] [--schema SCHEMA.json] [--at ISO-TIME | --in SECONDS] [--unique [KEY]] [--wait]
   cancel JOBID                   cancel a scheduled job (one that has not started)
   status JOBID [--json]
@@ -40,13 +43,22 @@ async function main(argv: string[]): Promise<number> {
       const emulator = await startEmulator({ port });
       Object.assign(process.env, emulator.env);
       const config = loadConfig();
+      const logger = createLogger(config.LOG_LEVEL);
+      const { dashboard, banner } = await startLocalDashboard(config, logger);
       process.stderr.write(
-        `stageline local: emulator at ${emulator.endpoint}. In another shell:\n` +
+        `stageline local: emulator at ${emulator.endpoint}, ${banner}. In another shell:\n` +
           Object.entries(emulator.env).map(([k, v]) => `  export ${k}=${v}`).join('\n') +
           '\n  stageline submit FILE --wait\n',
       );
-      await runWorker(config, createLogger(config.LOG_LEVEL), { onStopped: () => emulator.stop() });
+      await runWorker(config, logger, { onStopped: async () => void (await Promise.all([dashboard?.close(), emulator.stop()])) });
       return -1;
+    }
+    case 'dashboard': {
+      const { values } = parseArgs({ args: rest, options: { reindex: { type: 'boolean', default: false } } });
+      const config = loadConfig();
+      if (values.reindex) return reindex(config, (line) => process.stdout.write(line + '\n'));
+      await runDashboard(config, createLogger(config.LOG_LEVEL), (line) => process.stderr.write(line + '\n'));
+      return -1; // serves until a signal
     }
     case 'submit': {
       const { args, unique } = takeUnique(rest);

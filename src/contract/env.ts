@@ -91,6 +91,10 @@ export const EnvSchema = z.object({
     .transform((v) => v === 'true'),
   // Periodic schedules (contract section 7, docs/schedules.md): a YAML or JSON file, validated at start-up.
   SCHEDULES_FILE: z.string().min(1).optional(),
+  // The dashboard (contract section 8, docs/dashboard.md): loopback unless told otherwise; without a token it is read-only.
+  DASHBOARD_PORT: z.coerce.number().int().min(0).max(65535).default(8081),
+  DASHBOARD_HOST: z.string().min(1).default('127.0.0.1'),
+  DASHBOARD_TOKEN: z.string().min(1).optional(),
 });
 export type Config = z.infer<typeof EnvSchema>;
 

@@ -34,6 +34,8 @@ export const JobStatus = z.object({
   outputs: z.record(z.string(), z.string()),
   error: ErrorInfo.extend({ stage: StageName }).optional(),
   updatedAt: z.string(),
+  /** When the job's document was first written: where the job sorts in the dashboard's list (set by the status store). */
+  createdAt: z.string().optional(),
 });
 export type JobStatus = z.infer<typeof JobStatus>;
 

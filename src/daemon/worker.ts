@@ -11,6 +11,7 @@ import type { Schedule } from '../contract/schedules.js';
 import { nextStage, type StageName } from '../contract/stages.js';
 import { DeadLetterWatcher } from '../pipeline/dead-letter-watcher.js';
 import { JobEvents } from '../pipeline/job-events.js';
+import { JobIndex } from '../pipeline/job-index.js';
 import { JobStatusStore, checkConditionalWrites } from '../pipeline/job-status.js';
 import type { TaskRegistry } from '../pipeline/registry.js';
 import { ingestionHandler, stageHandler, type PipelineDeps } from '../pipeline/stage-handlers.js';
@@ -87,7 +88,8 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     const next = nextStage(stage);
     if (next) nextChannels[next] = channel(next, queueUrlFor(config, next), messages.JobMessage);
   }
-  const statuses = new JobStatusStore(store, { logger });
+  // Every status change this worker writes moves the job's entry in the dashboard's index.
+  const statuses = new JobStatusStore(store, { logger, index: JobIndex.forStore(store, { logger }) });
   const deps: PipelineDeps = {
     registry: options.registry ?? defaultTaskRegistry(config),
     kinds,

@@ -5,6 +5,7 @@ import { statusKey } from '../contract/job-keys.js';
 import type { ObjectRef } from '../contract/job.js';
 import type { StageName } from '../contract/stages.js';
 import { JobStatus, type ErrorInfo, type JobIdentity, type StageStatus } from '../contract/status-document.js';
+import { createdAtOf, type JobIndex } from './job-index.js';
 import { applyTransition, type Transition } from './status-transitions.js';
 import { retryWhileUnavailable, type Backoff } from './store-retry.js';
 
@@ -25,6 +26,8 @@ export interface JobStatusStoreOptions {
   /** Backoff while S3 is failing; tests shorten it. */
   backoff?: Backoff;
   logger?: Logger;
+  /** The dashboard's job index, moved after each write that changed a job's state or kind (best effort). */
+  index?: JobIndex;
 }
 
 /**
@@ -74,14 +77,20 @@ export class JobStatusStore {
     for (let conflicts = 0; conflicts < maxConflicts; conflicts++) {
       const current = await this.retrying(job, () => this.store.getJsonVersioned(key, JobStatus, signal), signal);
       if (current && !sameObject(current.value.input, job.input)) throw new JobIdConflictError(job.jobId, current.value.input);
-      const result = applyTransition(current?.value, job, transition, this.now().toISOString());
+      const now = this.now().toISOString();
+      const result = applyTransition(current?.value, job, transition, now);
       if (!result.changed) {
         this.options.logger?.debug({ jobId: job.jobId, transition: transition.type, reason: result.reason }, 'status change not applied');
         return { status: result.status, changed: false, becameFinal: false };
       }
+      // Where the job sorts in the dashboard's list: its first write's time, kept by every later one.
+      const status = { ...result.status, createdAt: createdAtOf(current?.value, now) };
       const condition = current ? { ifMatch: current.etag } : ({ ifNoneMatch: '*' } as const);
-      const written = await this.retrying(job, () => this.store.putJsonIf(key, result.status, condition, signal), signal);
-      if (written) return { status: result.status, changed: true, becameFinal: result.becameFinal };
+      const written = await this.retrying(job, () => this.store.putJsonIf(key, status, condition, signal), signal);
+      if (written) {
+        await this.options.index?.changed(current?.value, status, signal);
+        return { status, changed: true, becameFinal: result.becameFinal };
+      }
     }
     throw new Error(`status of job ${job.jobId}: lost ${maxConflicts} conditional writes in a row to other writers`);
   }
@@ -99,6 +108,11 @@ export class JobStatusStore {
   /** Ends a scheduled job (`stageline cancel`); refused (changed false) for a job that is not scheduled. */
   cancelled(job: JobIdentity, signal?: AbortSignal): Promise<StatusWrite> {
     return this.apply(job, { type: 'cancelled' }, signal);
+  }
+
+  /** A failed job runs again (the dashboard's retry): it becomes queued; refused (changed false) for a job that is not failed. */
+  retried(job: JobIdentity, signal?: AbortSignal): Promise<StatusWrite> {
+    return this.apply(job, { type: 'retried' }, signal);
   }
 
   /** A unique request that created no job: its document names the job that covers it. */

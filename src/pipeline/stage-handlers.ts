@@ -12,6 +12,7 @@ import type { ObjectStore } from '../storage/object-store.js';
 import { admit, type AdmissionDeps } from './admission.js';
 import { requestedJobs, type RequestedJob } from './ingestion-request.js';
 import type { JobEvents } from './job-events.js';
+import { keepRequest } from './job-retry.js';
 import { JobIdConflictError, type JobStatusStore } from './job-status.js';
 import { checkJobReads, detectKind, kindDefinition, sniffBytes } from './kinds.js';
 import { progressReporter } from './progress-reporter.js';
@@ -60,6 +61,8 @@ export function stageHandler(deps: PipelineDeps, stage: Exclude<StageName, 'inge
 async function ingest(deps: PipelineDeps, request: RequestedJob, ctx: MessageContext, logger: Logger): Promise<void> {
   const { signal } = ctx;
   checkJobReads(deps.store.inputScope, deps.kinds, request);
+  // The dashboard's retry sends the request again, options included: the status document has none.
+  await keepRequest(deps.store, request, signal);
   const info = await deps.store.head(request.input, signal);
   const maxInputBytes = deps.config.MAX_INPUT_BYTES;
   if (info.size > maxInputBytes) {

@@ -16,6 +16,10 @@ import { stageNames, type StageName } from '../contract/stages.js';
  *   (the message's receive count) and only a later attempt replaces them. `succeeded` wins from any
  *   attempt: the work was done.
  * - Across stages: once a later stage has a record, an earlier stage can only be marked succeeded.
+ * - `retried` (the dashboard's retry) reopens a `failed` job, whatever failed it: it becomes `queued`,
+ *   its error and its failed stage's record are dropped as a redrive drops them (a new attempt history
+ *   for that stage), the stages it had passed keep their records, and it runs (and ends, with its own
+ *   terminal event) once more. Any other state refuses it.
  * - Before any stage: `queued`, `scheduled` and `deduplicated` only create a document (the first
  *   writer of a jobId wins; a periodic tick is claimed that way); `cancelled` only ends a `scheduled`
  *   job, and the first stage start moves a scheduled job to running.
@@ -28,6 +32,8 @@ export type Transition =
   | { type: 'scheduled'; runAt: string }
   /** `stageline cancel`: only a scheduled job. */
   | { type: 'cancelled' }
+  /** The dashboard's retry: only a failed job, which becomes queued to run again. */
+  | { type: 'retried' }
   /** A unique request that created no job: its own document names the job that covers it; final. */
   | { type: 'deduplicated'; duplicateOf: string }
   | { type: 'stage-started'; stage: StageName; attempt: number }
@@ -70,7 +76,8 @@ function initialStatus(job: JobIdentity, now: string): JobStatus {
  */
 export function applyTransition(current: JobStatus | undefined, job: JobIdentity, transition: Transition, now: string): TransitionResult {
   const before = current ?? initialStatus(job, now);
-  if (isFinal(before) && !(transition.type === 'stage-started' && isDeadLettered(before))) {
+  // A retry is judged by `change`, which says why a job that is not failed cannot be retried.
+  if (isFinal(before) && transition.type !== 'retried' && !(transition.type === 'stage-started' && isDeadLettered(before))) {
     return { changed: false, status: before, reason: `the job is already ${before.state}` };
   }
   const next = structuredClone(before);
@@ -95,6 +102,11 @@ function change(s: JobStatus, t: Transition, now: string, fresh: boolean): strin
     case 'cancelled':
       if (s.state !== 'scheduled') return fresh ? 'there is no such job' : `the job is ${s.state}: only a scheduled job can be cancelled`;
       s.state = 'cancelled';
+      return undefined;
+    case 'retried':
+      if (s.state !== 'failed') return fresh ? 'there is no such job' : `the job is ${s.state}: only a failed job can be retried`;
+      reopen(s);
+      s.state = 'queued';
       return undefined;
     case 'deduplicated':
       // A schedule's tick creates its job `queued` before the request is admitted: it may still be a duplicate.

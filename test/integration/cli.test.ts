@@ -9,7 +9,7 @@ let local: ReturnType<typeof spawnCli>;
 let env: Record<string, string> = {};
 
 before(async () => {
-  local = spawnCli(['local'], { LOCAL_PORT: '0', HTTP_PORT: '0', LOG_LEVEL: 'warn' });
+  local = spawnCli(['local'], { LOCAL_PORT: '0', HTTP_PORT: '0', DASHBOARD_PORT: '0', LOG_LEVEL: 'warn' });
   // `stageline local` prints the exports a second shell needs; the test is that second shell.
   env = await eventually(async () => {
     const lines = [...local.stderr().matchAll(/export (\w+)=(\S+)/g)];
@@ -36,6 +36,16 @@ test('submit --wait follows a job to the end and status prints it', async () => 
   const raw = JobStatus.parse(JSON.parse((await runCli(['status', jobId!, '--json'], env)).stdout));
   assert.equal(raw.kind, 'csv');
   assert.equal(raw.stages.analysis?.state, 'succeeded');
+});
+
+test('local serves the dashboard and its banner prints the URL; the dashboard lists the jobs', async () => {
+  const url = /dashboard at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(local.stderr())?.[1];
+  assert.ok(url, local.stderr());
+  const page = await fetch(url);
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), /<title>stageline<\/title>/);
+  const jobs = (await (await fetch(`${url}api/jobs`)).json()) as { jobs: unknown[] };
+  assert.ok(Array.isArray(jobs.jobs));
 });
 
 test('status of an unknown job exits 1 with a clear line', async () => {

@@ -59,13 +59,19 @@ before(async () => {
   for (let dir = dirname(app); dir !== dirname(dir); dir = dirname(dir)) {
     assert.ok(!existsSync(join(dir, 'node_modules')), `${join(dir, 'node_modules')} exists: the replay would see modules the image does not have`);
   }
-  await Promise.all([cp(join(repo, 'package.json'), join(app, 'package.json')), cp(join(repo, 'package-lock.json'), join(app, 'package-lock.json')), cp(join(repo, 'bin'), join(app, 'bin'), { recursive: true })]);
+  await Promise.all([
+    cp(join(repo, 'package.json'), join(app, 'package.json')),
+    cp(join(repo, 'package-lock.json'), join(app, 'package-lock.json')),
+    cp(join(repo, 'bin'), join(app, 'bin'), { recursive: true }),
+    // The dashboard's page, as the image copies it.
+    cp(join(repo, 'web'), join(app, 'web'), { recursive: true }),
+  ]);
   // Compiling and installing are independent: side by side they take as long as the install alone.
   await Promise.all([
     run(process.execPath, [tsc, '-p', join(repo, 'tsconfig.build.json'), '--outDir', join(app, 'dist')]),
     run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: app, env: { ...process.env, NODE_ENV: '' } }),
   ]);
-  assert.ok(!existsSync(join(app, 'node_modules', 'tsx')) && !existsSync(join(app, 'node_modules', 'waveform-data')), 'no dev dependencies installed');
+  assert.ok(!existsSync(join(app, 'node_modules', 'tsx')) && !existsSync(join(app, 'node_modules', 'fast-check')), 'no dev dependencies installed');
   [stack, port] = await Promise.all([startStack(), freePort()]);
 }, { timeout: 240_000 });
 
@@ -103,5 +109,28 @@ test('production install: `stageline worker` starts, /healthz answers 200, a CSV
   } finally {
     worker.kill('SIGTERM');
     await exited;
+  }
+});
+
+test('production install: `stageline dashboard` serves its page, its libraries from the installed packages, and the job list', { timeout: 60_000 }, async () => {
+  const dashboardPort = await freePort();
+  const dashboard = spawn(process.execPath, ['bin/stageline.js', 'dashboard'], { cwd: app, env: { ...appEnv(), DASHBOARD_PORT: String(dashboardPort) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output: string[] = [];
+  for (const stream of [dashboard.stdout, dashboard.stderr]) stream.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+  const exited = once(dashboard, 'exit');
+  try {
+    const base = `http://127.0.0.1:${dashboardPort}`;
+    await eventually(async () => ((await fetch(`${base}/`)).status === 200 ? true : undefined), `the dashboard to answer\n${output.join('')}`, 30_000);
+    for (const path of ['/assets/app.js', '/vendor/peaks.js', '/vendor/konva.js', '/vendor/waveform-data.js', '/vendor/hls.mjs']) {
+      const res = await fetch(`${base}${path}`);
+      assert.equal(res.status, 200, `${path}\n${output.join('')}`);
+    }
+    const jobs = (await (await fetch(`${base}/api/jobs`)).json()) as { jobs: { jobId: string; state: string }[] };
+    assert.ok(jobs.jobs.some((j) => j.jobId === 'production-install-1' && j.state === 'succeeded'), JSON.stringify(jobs));
+    assert.match(output.join(''), new RegExp(`stageline dashboard: http://127\\.0\\.0\\.1:${dashboardPort}/`));
+  } finally {
+    dashboard.kill('SIGTERM');
+    const [code] = await exited;
+    assert.equal(code, 0, 'the dashboard exits 0 on SIGTERM');
   }
 });

@@ -206,6 +206,7 @@ const arbTransition: fc.Arbitrary<Transition> = fc.oneof(
   fc.record({ type: fc.constant('scheduled' as const), runAt: fc.constant('2025-01-01T01:00:00.000Z') }),
   fc.constant({ type: 'cancelled' as const }),
   fc.record({ type: fc.constant('deduplicated' as const), duplicateOf: fc.constant('other-job') }),
+  fc.constant({ type: 'retried' as const }),
 );
 
 test('state machine: over any sequence of writes, nothing goes backwards', () => {
@@ -216,10 +217,12 @@ test('state machine: over any sequence of writes, nothing goes backwards', () =>
         const before = current;
         const result = apply(before, t);
         const after = result.status;
-        const reopened = before !== undefined && isDeadLettered(before) && result.changed;
-        if (before && isFinal(before) && !(t.type === 'stage-started' && isDeadLettered(before))) {
+        // A redrive or a retry reopens a failed job (documented): the only ways back.
+        const reopened = before !== undefined && (isDeadLettered(before) || t.type === 'retried') && result.changed;
+        if (before && isFinal(before) && t.type !== 'retried' && !(t.type === 'stage-started' && isDeadLettered(before))) {
           assert.equal(result.changed, false, 'a final job stays final');
         }
+        if (t.type === 'retried') assert.equal(result.changed, before?.state === 'failed', 'only a failed job is retried');
         if (!result.changed) {
           if (before) assert.deepEqual(after, before, 'a refusal changes nothing');
           current = after;
@@ -290,4 +293,46 @@ test('state machine: queued, scheduled, cancelled and deduplicated from every st
   const dedup = apply(undefined, beforeStages.deduplicated!);
   assert.equal(dedup.status.duplicateOf, 'other-job', 'a duplicate names the job that covers it');
   assert.equal(apply(dedup.status, { type: 'stage-started', stage: 'ingestion', attempt: 1 }).changed, false, 'a duplicate never starts');
+});
+
+// The dashboard's retry: a failed job, and only a failed one, runs again.
+/** Expected: `-` refused, else `<job state>/<validation record after it or none>`. */
+const expectedRetried: Record<string, string> = {
+  'no document': _,
+  scheduled: _,
+  queued: _,
+  'running, validation not started': _,
+  'validation queued@2': _,
+  'validation running@2': _,
+  'validation retrying@2': _,
+  'validation succeeded@2': _,
+  'analysis started, validation running@2': _,
+  'job succeeded': _,
+  'job failed (bad input)': 'queued/none',
+  'job cancelled': _,
+  'job dead-lettered at validation@2': 'queued/none',
+};
+
+test('state machine: retried from every state', () => {
+  assert.deepEqual(Object.keys(expectedRetried).sort(), Object.keys(states).sort());
+  for (const [stateName, before] of Object.entries(states)) {
+    const where = `${stateName} × retried`;
+    const result = apply(before, { type: 'retried' });
+    if (expectedRetried[stateName] === _) {
+      assert.equal(result.changed, false, `${where}: expected a refusal`);
+      if (!result.changed) assert.match(result.reason, /failed job can be retried|no such job/, `${where}: a refusal says why`);
+      continue;
+    }
+    assert.ok(result.changed, `${where}: expected a change, got ${result.changed ? '' : result.reason}`);
+    const [state, record] = (expectedRetried[stateName] ?? '').split('/');
+    assert.equal(result.status.state, state, where);
+    assert.equal(result.becameFinal, false, `${where}: a retried job is not final`);
+    assert.equal(result.status.error, undefined, `${where}: the error is cleared`);
+    if (record === 'none') assert.equal(result.status.stages.validation, undefined, `${where}: the failed stage's record is dropped`);
+    assert.deepEqual(result.status.stages.ingestion, before?.stages.ingestion, `${where}: the stages it passed keep their records`);
+    assert.equal(apply(result.status, { type: 'retried' }).changed, false, `${where}: applied twice`);
+    // It runs again: the failed stage starts a new attempt history.
+    const restarted = apply(result.status, { type: 'stage-started', stage: 'validation', attempt: 1 });
+    assert.ok(restarted.changed && restarted.status.stages.validation?.attempts === 1, `${where}: the stage starts again at attempt 1`);
+  }
 });

@@ -8,7 +8,7 @@ import { after, describe, it } from 'node:test';
 import { z } from 'zod';
 import { EnvSchema, queueVar } from '../../src/contract/env.js';
 import { nextStage, stageNames, type StageName } from '../../src/contract/stages.js';
-import { jobKey } from '../../src/contract/job-keys.js';
+import { jobIndexKeys, jobKey } from '../../src/contract/job-keys.js';
 
 // ecs/README.md deploys from templates that ecs/render.sh fills in. This renders them with values unlike
 // any default and checks that every name one file uses is the name another file creates.
@@ -333,7 +333,11 @@ describe('ECS: the deployment files of ecs/README.md agree with each other', () 
       for (const key of ['uploads/job-1/song.wav', 'incoming/data.csv', 'other/x']) assert.ok(!allows(policy, 's3:PutObject', `${bucketArn}/${key}`), `${stage}: no write to ${key}`);
       assert.ok(!allows(policy, 's3:GetObject', `${bucketArn}/other/x`), `${stage}: no read outside the input and job prefixes`);
       assert.ok(allows(policy, 's3:ListBucket', bucketArn), `${stage}: ListBucket, so a missing input is a 404`);
-      assert.ok(!allows(policy, 's3:DeleteObject', `${bucketArn}/${jobKey('job-1', 'status.json')}`), `${stage}: deletes nothing`);
+      assert.ok(!allows(policy, 's3:DeleteObject', `${bucketArn}/${jobKey('job-1', 'status.json')}`), `${stage}: deletes nothing of a job`);
+      // The dashboard's job index: a status change writes the job's new entries and deletes the old ones.
+      const [indexEntry] = jobIndexKeys({ jobId: 'job-1', state: 'running', input: { bucket: BUCKET, key: 'uploads/job-1/song.wav' }, createdAt: '2026-12-03T00:00:00.000Z' });
+      assert.ok(allows(policy, 's3:PutObject', `${bucketArn}/${indexEntry}`) && allows(policy, 's3:DeleteObject', `${bucketArn}/${indexEntry}`), `${stage}: moves job index entries`);
+      assert.ok(!allows(policy, 's3:DeleteObject', `${bucketArn}/uploads/job-1/song.wav`), `${stage}: deletes no input`);
 
       assert.ok(allows(policy, 'ecs:UpdateTaskProtection', `arn:aws:ecs:${REGION}:${ACCOUNT_ID}:task/${clusterName}/0123456789abcdef`), `${stage}: scale-in protection in the cluster`);
       const wildcards = policy.Statement.flatMap((s) => s.Action).filter((a) => a.includes('*'));

@@ -1,6 +1,7 @@
 import { createAwsClients } from '../../aws/clients.js';
 import { requireBucket, type Config } from '../../contract/env.js';
 import { jobPrefix } from '../../contract/job-keys.js';
+import { JobIndex } from '../../pipeline/job-index.js';
 import { JobStatusStore } from '../../pipeline/job-status.js';
 import { ObjectStore } from '../../storage/object-store.js';
 
@@ -11,7 +12,7 @@ import { ObjectStore } from '../../storage/object-store.js';
  */
 export async function cancel(config: Config, jobId: string, out: (line: string) => void, err: (line: string) => void): Promise<number> {
   const store = new ObjectStore(createAwsClients(config).s3, requireBucket(config));
-  const statuses = new JobStatusStore(store);
+  const statuses = new JobStatusStore(store, { index: JobIndex.forStore(store) });
   const current = await statuses.get(jobId);
   if (!current) {
     err(`no job ${jobId} in s3://${store.bucket}/${jobPrefix(jobId)}`);
