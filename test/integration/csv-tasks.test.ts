@@ -129,7 +129,7 @@ const badInputs: [string, () => Buffer | string, string][] = [
   ['whitespace only', () => '\n  \n', 'CSV_EMPTY'],
   ['header only', () => 'a,b,c\n', 'CSV_HEADER_ONLY'],
   ['duplicate header names', () => 'id,name,id\n1,x,2\n', 'CSV_DUPLICATE_HEADER'],
-  ['Latin-1', () => Buffer.from('caf\xe9,b\n1,2\n', 'latin1'), 'CSV_ENCODING_UNSUPPORTED'],
+  ['Windows-1252 or Latin-1', () => Buffer.from('caf\x80,b\n1,2\n', 'latin1'), 'CSV_ENCODING_AMBIGUOUS'],
   // Past the sniffed head: only the streaming checks can catch these.
   ['a 60 MB line', () => 'a,b\n1,2\n' + 'x'.repeat(60 * 1024 * 1024) + ',3\n', 'CSV_LINE_TOO_LONG'],
   ['NUL bytes after 1 MB of text', () => Buffer.concat([Buffer.from('a,b\n' + '1,2\n'.repeat(300_000)), Buffer.alloc(64)]), 'CSV_NOT_TEXT'],

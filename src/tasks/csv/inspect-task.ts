@@ -1,5 +1,6 @@
 import type { Task, TaskContext, TaskResult } from '../../pipeline/task.js';
 import type { SchemaLimits } from './schema/schema-limits.js';
+import { csvOptionsOf } from './options.js';
 import { loadSchema } from './schema/schema-source.js';
 import { readCsvHead, sniffCsv } from './read/sniff.js';
 
@@ -14,7 +15,7 @@ export class CsvInspectTask implements Task {
   constructor(private readonly schemaLimits: SchemaLimits) {}
 
   async run(ctx: TaskContext): Promise<TaskResult> {
-    const format = sniffCsv(await readCsvHead(ctx.store, ctx.job.input, ctx.signal));
+    const format = sniffCsv(await readCsvHead(ctx.store, ctx.job.input, ctx.signal), csvOptionsOf(ctx.job));
     const schema = await loadSchema(ctx.job, ctx.store, ctx.signal, this.schemaLimits);
     ctx.logger.info({ gzip: format.gzip, encoding: format.encoding, delimiter: format.delimiter, columns: format.header.length, schema: schema.source }, 'CSV inspected');
     return { outputs: {} };

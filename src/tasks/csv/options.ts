@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { JobMessage } from '../../contract/job.js';
+import { csvEncodings, csvSeparators } from './read/sniff.js';
 
 /**
  * Unknown properties pass through, so they must stay writable: JSON.stringify (the job sent on, validation.json)
@@ -41,6 +42,10 @@ export const CsvOptions = z.strictObject({
   schema: TableSchema.optional(),
   schemaKey: z.string().min(1).optional(),
   maxErrorRate: z.number().min(0).max(1).default(0.05),
+  /** The dialect, when sniffing cannot tell (docs/csv.md); each is sniffed when absent. */
+  delimiter: z.enum(csvSeparators).optional(),
+  encoding: z.enum(csvEncodings).optional(),
+  skipLines: z.number().int().min(0).max(100).optional(),
 });
 export type CsvOptions = z.infer<typeof CsvOptions>;
 

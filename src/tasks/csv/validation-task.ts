@@ -26,7 +26,7 @@ export class CsvValidationTask implements Task {
 
   async run(ctx: TaskContext): Promise<TaskResult> {
     const { job, store, signal } = ctx;
-    const format = sniffCsv(await readCsvHead(store, job.input, signal));
+    const format = sniffCsv(await readCsvHead(store, job.input, signal), csvOptionsOf(job));
     const schema = await loadSchema(job, store, signal, this.options.schemaLimits);
     const keys = { validated: jobKey(job.jobId, 'validated.csv'), rejects: jobKey(job.jobId, 'rejects.jsonl'), report: jobKey(job.jobId, 'validation.json') };
     const validated = new PassThrough({ highWaterMark: 1 << 20 });

@@ -3,7 +3,7 @@ import { BadInputError } from '../../../contract/errors.js';
 import { decodingStages } from './decode.js';
 import type { LineEnding } from './record-scanner.js';
 import { streamRecords } from './record-stream.js';
-import { checkHeader, type CsvFormat } from './sniff.js';
+import { checkHeader, readDelimiter, type CsvFormat } from './sniff.js';
 import type { BlockPlace, ReadResult } from '../threads/thread-protocol.js';
 
 /** Size a block grows to before it is cut: large enough that a block's overhead is noise, small enough to keep memory flat. */
@@ -26,7 +26,7 @@ export async function readBlocks(source: Readable, format: CsvFormat, sink: Bloc
   let header: string[] | undefined;
   let rows = 0;
   let ending: LineEnding | undefined;
-  let place = { firstRow: 0, firstLine: 1, withHeader: false };
+  let place = { firstRow: 0, firstLine: 1 + format.skipLines, withHeader: false };
   // Decoded bytes from offset `pendingStart` on; the recorder may run ahead of reading, so cuts go by offset.
   let pending: Buffer[] = [];
   let pendingStart = 0;
@@ -52,7 +52,7 @@ export async function readBlocks(source: Readable, format: CsvFormat, sink: Bloc
   await streamRecords(
     source,
     [...decodingStages(format), recorder],
-    format.delimiter,
+    readDelimiter(format),
     {
       record(cells) {
         if (header) {
@@ -70,6 +70,8 @@ export async function readBlocks(source: Readable, format: CsvFormat, sink: Bloc
     },
     {
       cellsOfFirstOnly: true,
+      // Lines skipped above the header still count, so reasons name lines of the file as uploaded.
+      firstLine: 1 + format.skipLines,
       boundary(offset, line, found) {
         ending = found;
         if (offset - pendingStart < blockBytes) return;

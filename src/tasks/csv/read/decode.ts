@@ -5,18 +5,50 @@ import { createGunzip } from 'node:zlib';
 import { BadInputError } from '../../../contract/errors.js';
 import { csvLimits } from './limits.js';
 import type { CsvFormat } from './sniff.js';
+import { WhitespaceToCsvStage } from './whitespace.js';
 
 /**
  * The byte stages between the raw object and the CSV parser: gunzip behind a bomb guard, then a
  * check-and-transcode step whose output is always valid UTF-8 without BOM or NUL.
  */
-export function decodingStages(format: Pick<CsvFormat, 'gzip' | 'encoding' | 'bomBytes'>): Transform[] {
-  const text = new Utf8Normaliser(format.encoding, format.bomBytes);
-  if (!format.gzip) return [text];
+export function decodingStages(format: Pick<CsvFormat, 'gzip' | 'encoding' | 'bomBytes' | 'delimiter' | 'skipLines'>): Transform[] {
+  const text: Transform[] = [new Utf8Normaliser(format.encoding, format.bomBytes)];
+  if (format.skipLines > 0) text.push(new LineSkipper(format.skipLines));
+  if (format.delimiter === 'whitespace') text.push(new WhitespaceToCsvStage());
+  if (!format.gzip) return text;
   const compressed = new ByteCounter();
   const gunzip = createGunzip();
   const guard = new DecompressionGuard(() => compressed.bytes);
-  return [compressed, gunzip, guard, text];
+  return [compressed, gunzip, guard, ...text];
+}
+
+/** Drops the first `lines` lines (ended by LF, CR LF or CR) of UTF-8 text: a title or comments above the header (csv.skipLines). */
+class LineSkipper extends Transform {
+  private afterCr = false;
+  constructor(private lines: number) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    if (this.lines === 0 && !this.afterCr) return done(null, chunk);
+    let i = 0;
+    if (this.afterCr) {
+      // The CR that ended the last skipped line may be the first half of a CR LF.
+      this.afterCr = false;
+      if (chunk[0] === 0x0a) i = 1;
+    }
+    for (; i < chunk.length && this.lines > 0; i += 1) {
+      const byte = chunk[i];
+      if (byte === 0x0a) this.lines -= 1;
+      else if (byte === 0x0d) {
+        this.lines -= 1;
+        if (i + 1 < chunk.length) {
+          if (chunk[i + 1] === 0x0a) i += 1;
+        } else this.afterCr = true;
+      }
+    }
+    done(null, chunk.subarray(i));
+  }
 }
 
 class ByteCounter extends Transform {
@@ -50,17 +82,22 @@ class DecompressionGuard extends Transform {
   }
 }
 
-/** Passes UTF-8 through after checking it, transcodes UTF-16; refuses NUL bytes and broken sequences. */
+/**
+ * Passes UTF-8 through after checking it, transcodes UTF-16 and Windows-1252 (streaming TextDecoder) and Latin-1 (each
+ * byte one character); refuses NUL bytes and broken sequences.
+ */
 class Utf8Normaliser extends Transform {
   private toSkip: number;
   private offset = 0;
   private carry: Buffer = Buffer.alloc(0);
-  private readonly utf16: TextDecoder | undefined;
+  private readonly decoder: TextDecoder | undefined;
+  private readonly latin1: boolean;
 
-  constructor(encoding: CsvFormat['encoding'], bomBytes: number) {
+  constructor(private readonly encoding: CsvFormat['encoding'], bomBytes: number) {
     super();
     this.toSkip = bomBytes;
-    this.utf16 = encoding === 'utf-8' ? undefined : new TextDecoder(encoding, { fatal: true });
+    this.latin1 = encoding === 'latin-1';
+    this.decoder = encoding === 'utf-8' || encoding === 'latin-1' ? undefined : new TextDecoder(encoding, { fatal: true });
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
@@ -71,7 +108,7 @@ class Utf8Normaliser extends Transform {
       chunk = chunk.subarray(skip);
     }
     try {
-      done(null, this.utf16 ? this.transcode(chunk, true) : this.check(chunk));
+      done(null, this.latin1 ? this.fromLatin1(chunk) : this.decoder ? this.transcode(chunk, true) : this.check(chunk));
     } catch (err) {
       done(err as Error);
     }
@@ -80,7 +117,7 @@ class Utf8Normaliser extends Transform {
 
   override _flush(done: TransformCallback): void {
     try {
-      if (this.utf16) done(null, this.transcode(Buffer.alloc(0), false));
+      if (this.decoder) done(null, this.transcode(Buffer.alloc(0), false));
       else if (this.carry.length > 0) throw this.invalid(this.offset - this.carry.length);
       else done();
     } catch (err) {
@@ -88,12 +125,18 @@ class Utf8Normaliser extends Transform {
     }
   }
 
+  private fromLatin1(chunk: Buffer): Buffer {
+    const nul = chunk.indexOf(0);
+    if (nul >= 0) throw notText(this.offset + nul);
+    return Buffer.from(chunk.toString('latin1'), 'utf8');
+  }
+
   private transcode(chunk: Buffer, stream: boolean): Buffer {
     let text: string;
     try {
-      text = this.utf16!.decode(chunk, { stream });
+      text = this.decoder!.decode(chunk, { stream });
     } catch (err) {
-      throw new BadInputError('CSV_ENCODING_INVALID', `The file declares UTF-16 by its byte-order mark but holds invalid UTF-16 near byte ${this.offset}. Save it again as UTF-8 or UTF-16.`, { cause: err });
+      throw new BadInputError('CSV_ENCODING_INVALID', `The file is read as ${this.encoding} (by its byte-order mark or csv.encoding) but holds invalid ${this.encoding} near byte ${this.offset}. Save it again as UTF-8, or set csv.encoding to the file's encoding.`, { cause: err });
     }
     const nul = text.indexOf('\0');
     if (nul >= 0) throw notText(this.offset);
@@ -112,7 +155,7 @@ class Utf8Normaliser extends Transform {
   }
 
   private invalid(near: number): BadInputError {
-    return new BadInputError('CSV_ENCODING_INVALID', `The file is not valid UTF-8 (a broken byte sequence in the chunk starting near byte ${near}); it may be Latin-1 or Windows-1252 in part. Save it as UTF-8 and upload it again.`);
+    return new BadInputError('CSV_ENCODING_INVALID', `The file is not valid UTF-8 (a broken byte sequence in the chunk starting near byte ${near}), though its first megabyte is; it may be Latin-1 or Windows-1252 in part. Set csv.encoding to 'latin-1' or 'windows-1252', or save it as UTF-8.`);
   }
 }
 

@@ -6,10 +6,25 @@ import type { ObjectRef } from '../../../contract/job.js';
 import type { ObjectStore } from '../../../storage/object-store.js';
 import { csvParseWhere } from './csv-parse-stretch.js';
 import { csvLimits } from './limits.js';
+import { whitespaceToCsv } from './whitespace.js';
 
-export type CsvEncoding = 'utf-8' | 'utf-16le' | 'utf-16be';
+export const csvEncodings = ['utf-8', 'utf-16le', 'utf-16be', 'latin-1', 'windows-1252'] as const;
+export type CsvEncoding = (typeof csvEncodings)[number];
 export const csvDelimiters = [',', ';', '\t', '|'] as const;
 export type CsvDelimiter = (typeof csvDelimiters)[number];
+/** A one-character delimiter, or runs of spaces and tabs (pandas `sep='\\s+'`). */
+export const csvSeparators = [...csvDelimiters, 'whitespace'] as const;
+export type CsvSeparator = (typeof csvSeparators)[number];
+
+/** What a request may set instead of the sniffed value (`csv.delimiter`, `csv.encoding`, `csv.skipLines`). */
+export interface CsvDialectOptions {
+  delimiter?: CsvSeparator | undefined;
+  encoding?: CsvEncoding | undefined;
+  skipLines?: number | undefined;
+}
+
+/** The delimiter records are read with: a whitespace file is rewritten to comma CSV before reading (whitespace.ts). */
+export const readDelimiter = (format: Pick<CsvFormat, 'delimiter'>): CsvDelimiter => (format.delimiter === 'whitespace' ? ',' : format.delimiter);
 
 /** What a CSV input looks like, decided from its first bytes; validation and analysis re-sniff, nothing else travels. */
 export interface CsvFormat {
@@ -17,7 +32,9 @@ export interface CsvFormat {
   encoding: CsvEncoding;
   /** Bytes of byte-order mark to skip after decompression. */
   bomBytes: number;
-  delimiter: CsvDelimiter;
+  delimiter: CsvSeparator;
+  /** Lines before the header that are dropped (csv.skipLines). */
+  skipLines: number;
   header: string[];
 }
 
@@ -71,26 +88,32 @@ function gunzipHead(compressed: Buffer, limit: number): Promise<{ bytes: Buffer;
   });
 }
 
-/** Encoding from the byte-order mark; without one the file must be valid UTF-8. */
-export function detectEncoding(head: Buffer, complete: boolean): { encoding: CsvEncoding; bomBytes: number } {
-  if (head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf) return { encoding: 'utf-8', bomBytes: 3 };
-  if (head[0] === 0xff && head[1] === 0xfe) return { encoding: 'utf-16le', bomBytes: 2 };
-  if (head[0] === 0xfe && head[1] === 0xff) return { encoding: 'utf-16be', bomBytes: 2 };
+/**
+ * Encoding from the byte-order mark; without one, UTF-8 when the bytes are valid UTF-8, else Latin-1 (as pandas reads
+ * with `encoding='latin-1'`). Bytes 0x80-0x9F are control characters in Latin-1 but letters and signs in Windows-1252
+ * (`€`, `’`, `Š`): a head holding any of them is refused rather than guessed. `csv.encoding` overrides all of it.
+ */
+export function detectEncoding(head: Buffer, complete: boolean, override?: CsvEncoding): { encoding: CsvEncoding; bomBytes: number } {
+  const bom = head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf ? 'utf-8' : head[0] === 0xff && head[1] === 0xfe ? 'utf-16le' : head[0] === 0xfe && head[1] === 0xff ? 'utf-16be' : undefined;
+  if (override) return { encoding: override, bomBytes: bom === override ? (bom === 'utf-8' ? 3 : 2) : 0 };
+  if (bom) return { encoding: bom, bomBytes: bom === 'utf-8' ? 3 : 2 };
   if (looksBinary(head)) {
     throw new BadInputError(
       'CSV_NOT_TEXT',
-      'The file is not text (it contains NUL or other control bytes), so it cannot be a CSV. Upload the CSV itself; UTF-16 files need a byte-order mark.',
+      "The file is not text (it contains NUL or other control bytes), so it cannot be a CSV. Upload the CSV itself; for UTF-16 without a byte-order mark set csv.encoding to 'utf-16le' or 'utf-16be'.",
     );
   }
   // A multi-byte character may be cut at the end of an incomplete head: drop up to 3 trailing bytes.
   const whole = complete ? head : trimPartialUtf8(head);
-  if (!isUtf8(whole)) {
+  if (isUtf8(whole)) return { encoding: 'utf-8', bomBytes: 0 };
+  const c1 = head.findIndex((byte) => byte >= 0x80 && byte <= 0x9f);
+  if (c1 >= 0) {
     throw new BadInputError(
-      'CSV_ENCODING_UNSUPPORTED',
-      'The file is neither UTF-8 nor UTF-16 with a byte-order mark (it may be Latin-1 or Windows-1252). Save it as UTF-8 and upload it again.',
+      'CSV_ENCODING_AMBIGUOUS',
+      `The file is not UTF-8, and byte ${c1} (0x${head[c1]!.toString(16)}) reads differently in Windows-1252 and Latin-1. Set csv.encoding to 'windows-1252' (files saved by Excel on Windows) or 'latin-1', or save the file as UTF-8.`,
     );
   }
-  return { encoding: 'utf-8', bomBytes: 0 };
+  return { encoding: 'latin-1', bomBytes: 0 };
 }
 
 /** NUL bytes or more than 1% control characters other than tab, CR, LF, FF. */
@@ -117,9 +140,8 @@ function trimPartialUtf8(b: Buffer): Buffer {
 
 export function decodeHead(head: Buffer, encoding: CsvEncoding, bomBytes: number): string {
   const body = head.subarray(bomBytes);
-  if (encoding === 'utf-16be') return new TextDecoder('utf-16be').decode(body, { stream: true });
-  if (encoding === 'utf-16le') return new TextDecoder('utf-16le').decode(body, { stream: true });
-  return new TextDecoder('utf-8').decode(body, { stream: true });
+  if (encoding === 'latin-1') return body.toString('latin1');
+  return new TextDecoder(encoding).decode(body, { stream: true });
 }
 
 /** Complete lines of the head (the last, possibly cut, line is dropped unless the head is the whole file). */
@@ -129,25 +151,67 @@ function headLines(text: string, complete: boolean): string[] {
   return lines;
 }
 
-/**
- * The delimiter whose count outside quotes is the same, and non-zero, on the most of the first lines
- * (ties go to the earlier of comma, semicolon, tab, pipe). A one-column file falls back to comma.
- */
-export function detectDelimiter(lines: readonly string[]): CsvDelimiter {
-  const sample = lines.filter((l) => l.length > 0).slice(0, 50);
-  let best: CsvDelimiter = ',';
-  let bestScore = 0;
-  for (const d of csvDelimiters) {
-    const counts = sample.map((l) => countOutsideQuotes(l, d));
-    const first = counts[0] ?? 0;
-    if (first === 0) continue;
-    const score = counts.filter((c) => c === first).length * 1000 + first;
-    if (score > bestScore) {
-      best = d;
-      bestScore = score;
+/** Lines a delimiter must agree on (the same count as on the header line) to be taken as consistent. */
+const consistentShare = 0.9;
+/** Lines sniffed, the header line included. */
+const sampleLines = 50;
+/** Most preamble lines looked for above a header. */
+const maxPreamble = 10;
+
+/** How many fields a line splits into on runs of spaces and tabs outside double quotes, leading and trailing ones ignored. */
+export function whitespaceFieldCount(line: string): number {
+  let n = 0;
+  let inField = false;
+  let inQuotes = false;
+  for (const ch of line) {
+    if (inQuotes) {
+      if (ch === '"') inQuotes = false;
+    } else if (ch === ' ' || ch === '\t') inField = false;
+    else {
+      if (!inField) n += 1;
+      inField = true;
+      if (ch === '"') inQuotes = true;
     }
   }
-  return best;
+  return n;
+}
+
+type Pick1 = { delimiter: CsvSeparator; consistent: boolean } | { ambiguous: CsvSeparator[] };
+
+/**
+ * The delimiter of the lines from a header line on. A candidate (comma, semicolon, tab, pipe) counts when the header
+ * line holds it outside quotes and at least 90% of the sampled lines hold it as often. One such candidate is the
+ * delimiter; two or more equally consistent ones are ambiguous, and the more consistent wins otherwise. Only when no
+ * one-character delimiter is consistent are runs of whitespace tried (at least two fields, and the same number on 90%
+ * of the lines): a comma file with one space in every line is still a comma file. Failing that, the same at 50% (one
+ * character first), not consistent. None of them: one column, comma.
+ */
+export function detectDelimiter(lines: readonly string[]): Pick1 {
+  const sample = lines.filter((l) => l.trim().length > 0).slice(0, sampleLines);
+  const share = (counts: number[]) => counts.filter((c) => c === counts[0]).length / counts.length;
+  const scored: { d: CsvSeparator; score: number }[] = [];
+  for (const d of csvDelimiters) {
+    const counts = sample.map((l) => countOutsideQuotes(l, d));
+    if ((counts[0] ?? 0) > 0) scored.push({ d, score: share(counts) });
+  }
+  scored.sort((x, y) => y.score - x.score);
+  const best = scored[0];
+  if (best && best.score >= consistentShare) {
+    const tied = scored.filter((c) => c.score === best.score);
+    if (tied.length > 1) return { ambiguous: tied.map((c) => c.d) };
+    return { delimiter: best.d, consistent: true };
+  }
+  const fields = sample.map(whitespaceFieldCount);
+  if (sample.length > 1 && (fields[0] ?? 0) > 1 && share(fields) >= consistentShare) return { delimiter: 'whitespace', consistent: true };
+  if (best && best.score >= 0.5) {
+    const tied = scored.filter((c) => c.score === best.score);
+    if (tied.length > 1) return { ambiguous: tied.map((c) => c.d) };
+    return { delimiter: best.d, consistent: false };
+  }
+  // Blanks split most lines alike but not all (a missing value, a name with a space): rows of another count are
+  // rejected one by one, which says more than reading every line as one value.
+  if (sample.length > 1 && (fields[0] ?? 0) > 1 && share(fields) >= 0.5) return { delimiter: 'whitespace', consistent: false };
+  return { delimiter: ',', consistent: false };
 }
 
 function countOutsideQuotes(line: string, delimiter: string): number {
@@ -159,6 +223,8 @@ function countOutsideQuotes(line: string, delimiter: string): number {
   }
   return n;
 }
+
+const shown = (d: CsvSeparator) => (d === '\t' ? "'\\t'" : `'${d}'`);
 
 /** Header names must be present, unique and few enough; a person gets the offending positions. */
 export function checkHeader(names: readonly string[]): void {
@@ -184,13 +250,18 @@ export function checkHeader(names: readonly string[]): void {
 }
 
 /**
- * Sniffs gzip, encoding, delimiter and header from the head of a file. Throws BadInputError for an empty
- * file, a header only (when the head is the whole file), binary content, unsupported encodings,
- * a header line beyond the record bound and unusable header names.
+ * Sniffs gzip, encoding, delimiter, preamble and header from the head of a file; `options` (the request's csv.delimiter,
+ * csv.encoding, csv.skipLines) replace what would be sniffed. Throws BadInputError for an empty file, a header only
+ * (when the head is the whole file), binary content, an encoding or delimiter that cannot be told apart, lines above
+ * the header that look like a title or comments, a header line beyond the record bound and unusable header names.
  */
-export function sniffCsv(head: CsvHead): CsvFormat {
-  const { encoding, bomBytes } = detectEncoding(head.bytes, head.complete);
-  const text = decodeHead(head.bytes, encoding, bomBytes);
+export function sniffCsv(head: CsvHead, options: CsvDialectOptions = {}): CsvFormat {
+  const { encoding, bomBytes } = detectEncoding(head.bytes, head.complete, options.encoding);
+  const skipLines = options.skipLines ?? 0;
+  const text = dropLines(decodeHead(head.bytes, encoding, bomBytes), skipLines);
+  if (text === undefined) {
+    throw new BadInputError('CSV_LINE_TOO_LONG', `csv.skipLines is ${skipLines}, but the first ${csvLimits.headBytes} bytes do not hold that many lines. Check csv.skipLines.`);
+  }
   if (text.trim() === '') {
     throw new BadInputError('CSV_EMPTY', 'The file has no content (nothing but whitespace). Upload a CSV with a header line and data rows.');
   }
@@ -198,19 +269,63 @@ export function sniffCsv(head: CsvHead): CsvFormat {
   if (lines.length === 0 || (lines.length === 1 && !head.complete)) {
     throw new BadInputError('CSV_LINE_TOO_LONG', `The first line is longer than ${csvLimits.headBytes} bytes, so it cannot be a header. Check that the file has line breaks and that no quote is left open.`);
   }
-  const delimiter = detectDelimiter(lines);
+  let delimiter: CsvSeparator;
+  if (options.delimiter) delimiter = options.delimiter;
+  else {
+    const found = detectDelimiter(lines);
+    if ('ambiguous' in found) {
+      throw new BadInputError(
+        'CSV_DELIMITER_AMBIGUOUS',
+        `The lines are split as consistently by ${found.ambiguous.map(shown).join(' as by ')}, so the delimiter cannot be told. Set csv.delimiter to ${found.ambiguous.map(shown).join(' or ')}.`,
+      );
+    }
+    if (!found.consistent && options.skipLines === undefined) refusePreamble(lines);
+    delimiter = found.delimiter;
+  }
   const header = parseHeader(text, delimiter);
   checkHeader(header);
   if (head.complete && lines.slice(1).every((l) => l.trim() === '')) {
     throw new BadInputError('CSV_HEADER_ONLY', 'The file has a header line but no data rows. Add rows below the header.');
   }
-  return { gzip: head.gzip, encoding, bomBytes, delimiter, header };
+  return { gzip: head.gzip, encoding, bomBytes, delimiter, skipLines, header };
 }
 
-function parseHeader(text: string, delimiter: CsvDelimiter): string[] {
+/**
+ * A title or comment lines above the header: the lines from the top do not agree on a delimiter, but from a later line
+ * on (within the first 10) they do. pandas would take the first line as the header and read nonsense, so the file is
+ * refused, naming how many lines to skip.
+ */
+function refusePreamble(lines: readonly string[]): void {
+  const nonEmpty = lines.map((l, i) => ({ l, i })).filter((x) => x.l.trim().length > 0);
+  for (let p = 1; p <= maxPreamble && p < nonEmpty.length - 1; p += 1) {
+    // An odd number of quotes leaves a value open: the lines above are a record broken over lines, no preamble.
+    if ((nonEmpty[p - 1]!.l.split('"').length - 1) % 2 === 1) return;
+    const found = detectDelimiter(nonEmpty.slice(p).map((x) => x.l));
+    if ('ambiguous' in found || !found.consistent) continue;
+    const at = nonEmpty[p]!.i;
+    throw new BadInputError(
+      'CSV_PREAMBLE',
+      `The first ${at} line(s) do not split like the lines below them (delimited by ${found.delimiter === 'whitespace' ? 'runs of whitespace' : shown(found.delimiter)} from line ${at + 1} on): they look like a title or comments above the header. Set csv.skipLines to ${at}, or remove them.`,
+    );
+  }
+}
+
+/** `text` after its first `n` lines, or undefined when it has fewer complete lines. */
+function dropLines(text: string, n: number): string | undefined {
+  let at = 0;
+  for (let i = 0; i < n; i += 1) {
+    const next = text.slice(at).search(/\r\n|\n|\r/);
+    if (next < 0) return undefined;
+    at += next + (text.startsWith('\r\n', at + next) ? 2 : 1);
+  }
+  return text.slice(at);
+}
+
+function parseHeader(text: string, delimiter: CsvSeparator): string[] {
+  const firstLine = delimiter === 'whitespace' ? whitespaceToCsv(text.slice(0, Math.min(text.length, csvLimits.maxRecordChars + 1))) : text;
   let records: string[][];
   try {
-    records = parse(text, { delimiter, to_line: 1, relax_column_count: true, max_record_size: csvLimits.maxRecordChars });
+    records = parse(firstLine, { delimiter: readDelimiter({ delimiter }), to_line: 1, relax_column_count: true, max_record_size: csvLimits.maxRecordChars });
   } catch (err) {
     throw new BadInputError('CSV_HEADER_UNREADABLE', `The first line cannot be read as a CSV header (${csvParseWhere(err as { code?: unknown })}). Check its quotes.`);
   }

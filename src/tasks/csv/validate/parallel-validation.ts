@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import { AbortedError } from '../../../contract/errors.js';
 import type { TableSchema } from '../options.js';
-import type { CsvFormat } from '../read/sniff.js';
+import { readDelimiter, type CsvFormat } from '../read/sniff.js';
 import { CsvThread, runCsvThread, type CsvThreadOptions } from '../threads/thread-host.js';
 import type { BlockPlace, FromThread, OutputName, ThreadSpec, ValidationCounts } from '../threads/thread-protocol.js';
 import { hasUniqueConstraint } from '../schema/schema.js';
@@ -77,7 +77,7 @@ export async function validateInThreads(
     for (let i = 0; i < checkerCount; i += 1) {
       const checker = {
         thread: new CsvThread(
-          { mode: 'check', header: cells, schema, delimiter: format.delimiter },
+          { mode: 'check', header: cells, schema, delimiter: readDelimiter(format) },
           (msg) => {
             if (msg.type !== 'checked') return;
             checker.busy -= 1;
