@@ -67,7 +67,7 @@ export async function admit(deps: AdmissionDeps, request: RequestedJob, signal: 
     }
   }
   if (!timed) return 'run';
-  const now = (deps.now ?? (() => new Date()))();
+  const now = clock(deps);
   const runAt = request.runAt ?? new Date(now.getTime() + (request.delaySeconds ?? 0) * 1000).toISOString();
   if (Date.parse(runAt) <= now.getTime()) return 'run';
   const { status } = await deps.statuses.scheduled(request, runAt, signal);
@@ -76,9 +76,11 @@ export async function admit(deps: AdmissionDeps, request: RequestedJob, signal: 
   return waitFor(deps, request, status.runAt, signal, logger);
 }
 
+const clock = (deps: AdmissionDeps): Date => (deps.now ? deps.now() : new Date());
+
 /** Sends the request's next hop towards `runAt`, or runs it when that time has come. */
 async function waitFor(deps: AdmissionDeps, request: RequestedJob, runAt: string | undefined, signal: AbortSignal, logger: Logger): Promise<Admission> {
-  const now = (deps.now ?? (() => new Date()))();
+  const now = clock(deps);
   const remainingMs = runAt === undefined ? 0 : Date.parse(runAt) - now.getTime();
   if (remainingMs <= 0) return 'run';
   if (!deps.ingestionChannel) throw new Error('a delayed job needs the ingestion queue to wait in (SQS_INGESTION_QUEUE_URL)');

@@ -48,7 +48,7 @@ export type RetryResult =
 export async function retryJob(deps: RetryDeps, jobId: string, signal?: AbortSignal): Promise<RetryResult> {
   const current = await deps.statuses.get(jobId, signal);
   if (!current) return { outcome: 'missing' };
-  if (current.state !== 'failed') return { outcome: 'refused', status: current, reason: refusal(current) };
+  // Read before the job is reopened: a reopened job must not be left queued because this read failed.
   const kept = await deps.store.getJson(jobRequestKey(jobId), JobRequestEnvelope, signal);
   const { status, changed } = await deps.statuses.retried(current, signal);
   if (!changed) return { outcome: 'refused', status, reason: refusal(status) };

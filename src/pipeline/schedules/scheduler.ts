@@ -6,6 +6,7 @@ import type { JobIdentity } from '../../contract/status-document.js';
 import { abortableSleep, jitteredBackoff } from '../../queue/backoff.js';
 import type { ObjectStore } from '../../storage/object-store.js';
 import { JobIdConflictError, type JobStatusStore } from '../job-status.js';
+import { isFinal } from '../status-transitions.js';
 import { advanceScheduleState, readScheduleState, type StateUpdate } from './schedule-state.js';
 import { scheduleTicks, tickJobId, type Ticks } from './ticks.js';
 
@@ -223,7 +224,7 @@ class ScheduleRunner {
     const candidates = new Set([state?.lastJobId, this.lastJobId].filter((id): id is string => id !== undefined));
     for (const jobId of candidates) {
       const status = await this.options.statuses.get(jobId, signal);
-      if (status && (status.state === 'scheduled' || status.state === 'queued' || status.state === 'running')) return { jobId, state: status.state };
+      if (status && !isFinal(status)) return { jobId, state: status.state };
     }
     return undefined;
   }
