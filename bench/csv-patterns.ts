@@ -16,12 +16,13 @@ const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split
 const root = resolve(args.get('root') ?? new URL('..', import.meta.url).pathname);
 const rows = Number(args.get('rows') ?? 200_000);
 const runs = Number(args.get('runs') ?? 5);
-// A build from before the checker options took an object (CSV_UNIQUE_HEAP_MB) is given the thread count alone.
+// Builds before the thread pool took the checker count alone (--legacy) or with CSV_UNIQUE_HEAP_MB.
 const legacy = args.has('legacy');
 const dist = pathToFileURL(join(root, 'dist/tasks/csv/')).href;
 const { csvLimits } = (await import(`${dist}read/limits.js`)) as typeof import('../src/tasks/csv/read/limits.js');
 const { sniffCsv } = (await import(`${dist}read/sniff.js`)) as typeof import('../src/tasks/csv/read/sniff.js');
 const { validateInThreads } = (await import(`${dist}validate/parallel-validation.js`)) as typeof import('../src/tasks/csv/validate/parallel-validation.js');
+const poolModule = (await import(`${dist}threads/csv-pool.js`).catch(() => undefined)) as typeof import('../src/tasks/csv/threads/csv-pool.js') | undefined;
 
 const schema: TableSchema = {
   fields: [
@@ -46,6 +47,8 @@ function generate(path: string): void {
 
 /** Wall seconds, and CPU seconds of the whole process (its threads included): CPU is what a loaded machine blurs least. */
 async function once(file: string, dir: string, threads: number): Promise<{ wall: number; cpu: number }> {
+  const pool = poolModule && new poolModule.CsvPool({ checkers: threads, validations: 1, analyses: 1, uniqueHeapMb: loadConfig({}).CSV_UNIQUE_HEAP_MB });
+  const checkerOptions = (pool ?? (legacy ? threads : { threads, uniqueHeapMb: loadConfig({}).CSV_UNIQUE_HEAP_MB })) as Parameters<typeof validateInThreads>[5];
   const head = Buffer.alloc(csvLimits.headBytes);
   const fd = openSync(file, 'r');
   const got = readSync(fd, head, 0, head.length, 0);
@@ -55,12 +58,13 @@ async function once(file: string, dir: string, threads: number): Promise<{ wall:
   const rejects = createWriteStream(join(dir, 'rejects.jsonl'));
   const start = performance.now();
   const cpuStart = process.cpuUsage();
-  const counts = await validateInThreads(format, schema, createReadStream(file), { 'validated.csv': validated, 'rejects.jsonl': rejects }, new AbortController().signal, (legacy ? threads : { threads, uniqueHeapMb: loadConfig({}).CSV_UNIQUE_HEAP_MB }) as Parameters<typeof validateInThreads>[5]);
+  const counts = await validateInThreads(format, schema, createReadStream(file), { 'validated.csv': validated, 'rejects.jsonl': rejects }, new AbortController().signal, checkerOptions);
   const cpu = process.cpuUsage(cpuStart);
   const seconds = { wall: (performance.now() - start) / 1000, cpu: (cpu.user + cpu.system) / 1e6 };
   validated.end();
   rejects.end();
   await Promise.all([finished(validated), finished(rejects)]);
+  await pool?.close();
   if (counts.rowsRead !== rows || counts.rowsRejected !== rows / 100) throw new Error(`unexpected counts ${JSON.stringify(counts)}`);
   return seconds;
 }

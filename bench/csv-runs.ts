@@ -19,6 +19,7 @@ const { csvLimits } = (await import(new URL('read/limits.js', dist).href)) as ty
 const { sniffCsv } = (await import(new URL('read/sniff.js', dist).href)) as typeof import('../src/tasks/csv/read/sniff.js');
 const { runCsvThread } = (await import(new URL('threads/thread-host.js', dist).href)) as typeof import('../src/tasks/csv/threads/thread-host.js');
 const { validateInThreads } = (await import(new URL('validate/parallel-validation.js', dist).href)) as typeof import('../src/tasks/csv/validate/parallel-validation.js');
+const { CsvPool } = (await import(new URL('threads/csv-pool.js', dist).href)) as typeof import('../src/tasks/csv/threads/csv-pool.js');
 
 export interface RunResult {
   seconds: number;
@@ -39,6 +40,10 @@ export async function bare(file: string): Promise<RunResult> {
 }
 
 export async function stageline(file: string, schema: TableSchema, dir: string): Promise<RunResult> {
+  // Checkers, as the worker's default CSV_THREADS: the core count, at most 4. The pool's threads start
+  // with the worker, before any job, so here before the clock.
+  const threads = Math.min(availableParallelism(), 4);
+  const pool = new CsvPool({ checkers: threads, validations: 1, analyses: 1, uniqueHeapMb: loadConfig({}).CSV_UNIQUE_HEAP_MB });
   const delay = monitorEventLoopDelay({ resolution: 10 });
   delay.enable();
   const start = performance.now();
@@ -48,19 +53,18 @@ export async function stageline(file: string, schema: TableSchema, dir: string):
   closeSync(fd);
   const format = sniffCsv({ bytes: headBytes.subarray(0, got), gzip: false, complete: got < headBytes.length });
   const signal = new AbortController().signal;
-  // Checkers, as the worker's default CSV_THREADS: the core count, at most 4.
-  const threads = Math.min(availableParallelism(), 4);
   const validatedPath = join(dir, 'validated.csv');
   const validated = createWriteStream(validatedPath);
   const rejects = createWriteStream(join(dir, 'rejects.jsonl'));
-  const counts = await validateInThreads(format, schema, createReadStream(file), { 'validated.csv': validated, 'rejects.jsonl': rejects }, signal, { threads, uniqueHeapMb: loadConfig({}).CSV_UNIQUE_HEAP_MB });
+  const counts = await validateInThreads(format, schema, createReadStream(file), { 'validated.csv': validated, 'rejects.jsonl': rejects }, signal, pool);
   validated.end();
   rejects.end();
   await Promise.all([finished(validated), finished(rejects)]);
   const columns = counts.schema.fields.map((f) => ({ name: f.name, type: f.type }));
-  const report = await runCsvThread({ mode: 'analyse', columns, tmpDir: dir }, createReadStream(validatedPath), signal);
+  const report = await runCsvThread(pool, { mode: 'analyse', columns, tmpDir: dir }, createReadStream(validatedPath), signal);
   const seconds = (performance.now() - start) / 1000;
   delay.disable();
+  await pool.close();
   if (report.rows !== counts.rowsValid) throw new Error('analysis and validation disagree on the row count');
   return {
     seconds,

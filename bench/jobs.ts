@@ -58,8 +58,12 @@ const calls = new Map<string, number>();
 const callMs = new Map<string, number>();
 const terminalAt = new Map<string, { at: number; type: string }>();
 let onTerminal: (() => void) | undefined;
-const count = (op: string, ms: number) => {
+// `--calls`: the one job's calls in order, with the key or queue each names.
+const listCalls = args.has('calls');
+const callList: string[] = [];
+const count = (op: string, ms: number, target = '') => {
   if (!counting) return;
+  if (listCalls) callList.push(`${op} ${target}`);
   calls.set(op, (calls.get(op) ?? 0) + 1);
   callMs.set(op, (callMs.get(op) ?? 0) + ms);
 };
@@ -82,23 +86,25 @@ for (const client of [clients.s3, clients.sqs]) {
   (client.middlewareStack as { add: (mw: unknown, opts: unknown) => void }).add(
     (next: (a: unknown) => Promise<{ output: unknown }>, context: { commandName?: string }) => async (a: { input: unknown }) => {
       const op = (context.commandName ?? '?').replace(/Command$/, '');
+      const named = a.input as { Key?: string; Prefix?: string; QueueUrl?: string };
+      const target = named.Key ?? (named.Prefix ? `${named.Prefix}*` : (named.QueueUrl?.split('/').pop() ?? ''));
       const t0 = performance.now();
       let result: { output: unknown };
       try {
         result = await next(a);
       } catch (err) {
         // A call S3 answers with an error (the 404 of a job's first status read) is a call too.
-        count(`${op} (error answer)`, performance.now() - t0);
+        count(`${op} (error answer)`, performance.now() - t0, target);
         throw err;
       }
       const t1 = performance.now();
       if (op === 'ReceiveMessage') {
         const n = ((result.output as { Messages?: unknown[] }).Messages ?? []).length;
-        count(n > 0 ? 'ReceiveMessage (with messages)' : 'ReceiveMessage (empty long poll)', t1 - t0);
+        count(n > 0 ? 'ReceiveMessage (with messages)' : 'ReceiveMessage (empty long poll)', t1 - t0, target);
         const stage = stageOfQueue.get((a.input as { QueueUrl?: string }).QueueUrl ?? '');
         if (n > 0 && stage) mark(stage, t1);
       } else {
-        count(op, t1 - t0);
+        count(op, t1 - t0, target);
         if (spanOf) awsMsBySpan.set(spanOf, (awsMsBySpan.get(spanOf) ?? 0) + (t1 - t0));
       }
       if (op === 'SendMessage') {
@@ -191,6 +197,7 @@ await run(soloIds);
 await new Promise((r) => setTimeout(r, 1000));
 counting = false;
 const soloCalls = new Map(calls);
+if (listCalls) console.log(`one job's calls, in order:\n${callList.filter((c) => !c.startsWith('ReceiveMessage (empty')).map((c, i) => `${i + 1}. ${c}`).join('\n')}\n`);
 
 // ---- (a) burst and (b) sequential, rounds ----
 const burst: { jobsPerSecond: number; p50: number; p90: number; p99: number; failed: number }[] = [];

@@ -90,8 +90,10 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   }
   // Every status change this worker writes moves the job's entry in the dashboard's index.
   const statuses = new JobStatusStore(store, { logger, index: JobIndex.forStore(store, { logger }) });
+  // A registry passed in is its owner's to close; one built here is closed when the worker stops.
+  const registry = options.registry ?? defaultTaskRegistry(config);
   const deps: PipelineDeps = {
-    registry: options.registry ?? defaultTaskRegistry(config),
+    registry,
     kinds,
     store,
     statuses,
@@ -230,6 +232,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       await Promise.all(consumers.map((c) => c.abortInFlight('shutdown: drain timeout reached')));
     }
     await Promise.all([receivesDone, watchersStopped, schedulerStopped]);
+    if (!options.registry) await registry.close();
     breakers.stop();
     await new Promise<void>((resolve) => {
       server.close(() => resolve());

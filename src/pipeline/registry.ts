@@ -21,6 +21,11 @@ export class TaskRegistry {
     return this;
   }
 
+  /** Closes every task that keeps something between jobs (tasks may share it, so close is idempotent). */
+  async close(): Promise<void> {
+    await Promise.all([...new Set(this.registrations.map((r) => r.task))].map((t) => t.close?.()));
+  }
+
   tasksFor(stage: StageName, kind: JobKind): Task[] {
     return this.registrations.filter((r) => r.stage === stage && r.kind === kind).map((r) => r.task);
   }

@@ -40,6 +40,8 @@ export interface TaskResult {
 export interface Task {
   readonly name: string;
   run(ctx: TaskContext): Promise<TaskResult>;
+  /** Releases what the task keeps between jobs (threads); called once the worker has drained. */
+  close?(): Promise<void>;
 }
 
 export interface TaskRegistration {

@@ -13,6 +13,7 @@ import { jobKey } from '../../src/contract/job-keys.js';
 import { type ObjectStore } from '../../src/storage/object-store.js';
 import { schemaLimitsFrom } from '../../src/tasks/csv/schema/schema-limits.js';
 import type { CsvValidationOptions } from '../../src/tasks/csv/validation-task.js';
+import { CsvPool } from '../../src/tasks/csv/threads/csv-pool.js';
 import type { Task, TaskContext } from '../../src/pipeline/task.js';
 import { startStack } from './pipeline.js';
 
@@ -41,8 +42,11 @@ export async function startCsvStack(): Promise<CsvStack> {
 }
 
 const defaults = loadConfig({});
-/** The CSV tasks' options as the worker's defaults (EnvSchema) give them, with two checkers. */
-export const csvOptions: CsvValidationOptions = { threads: 2, uniqueHeapMb: defaults.CSV_UNIQUE_HEAP_MB, schemaLimits: schemaLimitsFrom(defaults) };
+/** The CSV tasks' options as the worker's defaults (EnvSchema) give them, with two checkers (idle threads do not hold the test process open). */
+export const csvOptions: CsvValidationOptions = {
+  pool: new CsvPool({ checkers: 2, validations: 2, analyses: 2, uniqueHeapMb: defaults.CSV_UNIQUE_HEAP_MB }),
+  schemaLimits: schemaLimitsFrom(defaults),
+};
 
 let jobs = 0;
 

@@ -61,7 +61,7 @@ async function inThreads(text: string, tableSchema: TableSchema | undefined, chu
   const validated = new PassThrough();
   const rejects = new PassThrough();
   const [v, r] = [collect(validated), collect(rejects)];
-  const counts = await validateInThreads(format, tableSchema, Readable.from(chunks), { 'validated.csv': validated, 'rejects.jsonl': rejects }, new AbortController().signal, csvOptions);
+  const counts = await validateInThreads(format, tableSchema, Readable.from(chunks), { 'validated.csv': validated, 'rejects.jsonl': rejects }, new AbortController().signal, csvOptions.pool);
   return { validated: v(), rejects: r(), counts };
 }
 

@@ -16,7 +16,7 @@ before(async () => {
 after(() => stack.stop());
 
 const validation = new CsvValidationTask(csvOptions);
-const analysis = new CsvAnalysisTask();
+const analysis = new CsvAnalysisTask(csvOptions.pool);
 
 async function expectBadInput(promise: Promise<unknown>, code: string): Promise<BadInputError> {
   const err = await promise.then(

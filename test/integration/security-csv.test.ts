@@ -137,6 +137,6 @@ test('the largest schema the default limits allow is checked within the checker 
   const bytes = Buffer.from(text);
   const format = sniffCsv({ bytes, gzip: false, complete: true });
   const sink = () => new PassThrough().resume();
-  const counts = await validateInThreads(format, schema, Readable.from([bytes]), { 'validated.csv': sink(), 'rejects.jsonl': sink() }, new AbortController().signal, csvOptions);
+  const counts = await validateInThreads(format, schema, Readable.from([bytes]), { 'validated.csv': sink(), 'rejects.jsonl': sink() }, new AbortController().signal, csvOptions.pool);
   assert.equal(counts.rowsValid, 200);
 });

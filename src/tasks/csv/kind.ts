@@ -3,6 +3,7 @@ import { CsvAnalysisTask } from './analysis-task.js';
 import { CsvInspectTask } from './inspect-task.js';
 import { CsvOptions } from './options.js';
 import { schemaLimitsFrom } from './schema/schema-limits.js';
+import { CsvPool } from './threads/csv-pool.js';
 import { CsvValidationTask } from './validation-task.js';
 
 /** UTF-16 with a BOM (the CSV stage transcodes it). */
@@ -33,10 +34,12 @@ export const csvKind: KindDefinition<CsvOptions> = {
   reads: (options) => (options.schemaKey === undefined ? [] : [{ key: options.schemaKey, field: 'csv.schemaKey' }]),
   tasks(config) {
     const schemaLimits = schemaLimitsFrom(config);
+    // One pool for both stages: validation and analysis share the process's CSV threads.
+    const pool = new CsvPool({ checkers: config.CSV_THREADS, validations: config.VALIDATION_CONCURRENCY, analyses: config.ANALYSIS_CONCURRENCY, uniqueHeapMb: config.CSV_UNIQUE_HEAP_MB });
     return [
       { stage: 'ingestion', task: new CsvInspectTask(schemaLimits) },
-      { stage: 'validation', task: new CsvValidationTask({ threads: config.CSV_THREADS, uniqueHeapMb: config.CSV_UNIQUE_HEAP_MB, schemaLimits }) },
-      { stage: 'analysis', task: new CsvAnalysisTask() },
+      { stage: 'validation', task: new CsvValidationTask({ pool, schemaLimits }) },
+      { stage: 'analysis', task: new CsvAnalysisTask(pool) },
     ];
   },
 };

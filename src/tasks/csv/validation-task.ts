@@ -8,9 +8,10 @@ import { loadSchema } from './schema/schema-source.js';
 import { readCsvHead, sniffCsv } from './read/sniff.js';
 import { validateInThreads } from './validate/parallel-validation.js';
 import type { SchemaLimits } from './schema/schema-limits.js';
-import type { CsvThreadOptions } from './threads/thread-host.js';
+import type { CsvPool } from './threads/csv-pool.js';
 
-export interface CsvValidationOptions extends CsvThreadOptions {
+export interface CsvValidationOptions {
+  pool: CsvPool;
   schemaLimits: SchemaLimits;
 }
 
@@ -23,6 +24,10 @@ export class CsvValidationTask implements Task {
   readonly name = 'csv-validation';
 
   constructor(private readonly options: CsvValidationOptions) {}
+
+  close(): Promise<void> {
+    return this.options.pool.close();
+  }
 
   async run(ctx: TaskContext): Promise<TaskResult> {
     const { job, store, signal } = ctx;
@@ -40,7 +45,7 @@ export class CsvValidationTask implements Task {
     let counts;
     try {
       const input = await store.getStream(job.input, signal);
-      counts = await validateInThreads(format, schema.schema, input, { 'validated.csv': validated, 'rejects.jsonl': rejects }, signal, this.options);
+      counts = await validateInThreads(format, schema.schema, input, { 'validated.csv': validated, 'rejects.jsonl': rejects }, signal, this.options.pool);
     } catch (err) {
       validated.destroy();
       rejects.destroy();

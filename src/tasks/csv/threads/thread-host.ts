@@ -1,82 +1,64 @@
 import type { Readable } from 'node:stream';
-import { Worker, type ResourceLimits } from 'node:worker_threads';
+import { MessageChannel } from 'node:worker_threads';
 import { AbortedError, BadInputError } from '../../../contract/errors.js';
-import { hasUniqueConstraint } from '../schema/schema.js';
+import type { CsvPool } from './csv-pool.js';
+import { heapClassOf } from './csv-pool.js';
 import type { FromThread, ThreadResult, ThreadSpec, ToThread } from './thread-protocol.js';
-
-/**
- * The thread's entry: the compiled .js, or under tsx (tests, bench) the .ts source, loaded after
- * registering tsx in the thread, since Node 20 does not carry `--import tsx` hooks into workers.
- */
-const fromSource = import.meta.url.endsWith('.ts');
-const entry = new URL(fromSource ? './thread-main.ts' : './thread-main.js', import.meta.url);
-
-/**
- * Heap bounds per thread. Each block or chunk leaves a dead megabyte-sized string behind, and V8 lets a
- * heap grow far before it collects them: a thread that keeps little alive gets a small heap, so its RSS
- * stays flat (measured: 355 MB -> 246 MB peak for validation with two checkers). A checker holding a
- * `unique` set keeps data in proportion to the file: `keepsDataHeapMb` (CSV_UNIQUE_HEAP_MB) bounds it,
- * so a column of millions of distinct values fails its job instead of the container. Analysis (its value
- * counts spill to disk) gets no bound.
- */
-function heapLimits(spec: ThreadSpec, keepsDataHeapMb: number | undefined): ResourceLimits {
-  const keepsLittle = spec.mode === 'read' || (spec.mode === 'check' && !hasUniqueConstraint(spec.schema));
-  if (keepsLittle) return { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 48 };
-  return keepsDataHeapMb === undefined ? { maxYoungGenerationSizeMb: 8 } : { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: keepsDataHeapMb };
-}
 
 const threadRoles = { read: 'reading thread', check: 'checking thread', analyse: 'analysis thread' } as const;
 
 /**
- * A thread that ran out of its heap did so on this input (schemas and records are bounded, so what grows
- * is what the file holds, such as a `unique` column's distinct values): the job fails, it is not retried.
+ * A thread that ran out of its heap. A `unique` checker's heap holds what the file holds (its column's
+ * distinct values): the job fails, it is not retried. Any other thread keeps little, so running out says
+ * the process was short of memory, not that the input is bad: the message is retried.
  */
-function outOfMemory(spec: ThreadSpec, limits: ResourceLimits): BadInputError {
-  const heap = limits.maxOldGenerationSizeMb === undefined ? 'its heap' : `its ${limits.maxOldGenerationSizeMb} MB heap`;
+function outOfMemory(spec: ThreadSpec, limitMb: number | undefined): Error {
+  const heap = limitMb === undefined ? 'its heap' : `its ${limitMb} MB heap`;
+  if (heapClassOf(spec) !== 'unique') return new Error(`The CSV ${threadRoles[spec.mode]} ran out of ${heap}`);
   return new BadInputError(
     'CSV_MEMORY_LIMIT',
     `The CSV ${threadRoles[spec.mode]} ran out of ${heap} on this file. A unique constraint keeps every distinct value of its column in memory: drop it or split the file (the operator can raise CSV_UNIQUE_HEAP_MB).`,
   );
 }
 
-/** A CSV thread, with its messages typed and its failures mapped to our errors. */
+/** A task on a pool thread, with its messages typed and its failures mapped to our errors. */
 export class CsvThread<S extends ThreadSpec> {
-  private readonly worker: Worker;
+  private readonly channel = new MessageChannel();
+  private readonly stop = new AbortController();
+  private settled = false;
   /** Settles with the thread's result, or its failure (a BadInputError keeps its code). */
   readonly result: Promise<ThreadResult<S>>;
 
-  constructor(spec: S, onMessage: (msg: FromThread) => void = () => undefined, keepsDataHeapMb?: number) {
-    const resourceLimits = heapLimits(spec, keepsDataHeapMb);
-    this.worker = fromSource
-      ? new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); });`, { eval: true, workerData: spec, resourceLimits })
-      : new Worker(entry, { workerData: spec, resourceLimits });
+  constructor(pool: CsvPool, spec: S, onMessage: (msg: FromThread) => void = () => undefined) {
+    const port = this.channel.port1;
     this.result = new Promise<ThreadResult<S>>((resolve, reject) => {
-      this.worker.on('message', (msg: FromThread) => {
+      port.on('message', (msg: FromThread) => {
         if (msg.type === 'result') resolve(msg.value as ThreadResult<S>);
         else if (msg.type === 'failed') reject(msg.name === 'BadInputError' && msg.code ? new BadInputError(msg.code, msg.message) : new Error(`CSV thread failed: ${msg.message}`));
         else onMessage(msg);
       });
-      this.worker.on('error', (err: Error & { code?: unknown }) => reject(err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? outOfMemory(spec, resourceLimits) : err));
-      this.worker.on('exit', (code) => reject(new Error(`CSV thread exited (code ${code}) before it finished`)));
+      pool.run(spec, this.channel.port2, this.stop.signal).then(
+        // The outcome travels on the port, behind the messages it follows; the task ends after sending it.
+        () => undefined,
+        (err: Error & { code?: unknown }) => reject(err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? outOfMemory(spec, pool.heapLimitMb(spec)) : err),
+      );
+    }).finally(() => {
+      this.settled = true;
+      port.close();
     });
-    // Awaited by the owner; a thread terminated after a sibling failed is not an unhandled rejection.
+    // Awaited by the owner; a thread stopped after a sibling failed is not an unhandled rejection.
     this.result.catch(() => undefined);
   }
 
   post(msg: ToThread, transfer: ArrayBuffer[] = []): void {
-    this.worker.postMessage(msg, transfer);
+    this.channel.port1.postMessage(msg, transfer);
   }
 
+  /** Stops the task if it has not ended (its thread is replaced); a no-op once it has. */
   async terminate(): Promise<void> {
-    await this.worker.terminate();
+    if (!this.settled) this.stop.abort();
+    await this.result.catch(() => undefined);
   }
-}
-
-export interface CsvThreadOptions {
-  /** Checker threads validation runs besides its reader (CSV_THREADS). */
-  threads: number;
-  /** Heap of the one checker that holds a `unique` constraint's values (CSV_UNIQUE_HEAP_MB). */
-  uniqueHeapMb: number;
 }
 
 export interface FeedControl {
@@ -87,17 +69,17 @@ export interface FeedControl {
 }
 
 /**
- * Runs a CSV thread that reads `input`, so the daemon's event loop (heartbeats, /healthz) never waits on
- * parsing. This thread keeps the I/O: it reads the body and hands the thread one chunk per credit the
- * thread grants, and only when `ready` allows, so a slow consumer or a slow parser holds back the read
- * (backpressure end to end, bounded memory). Abort terminates the thread at once.
+ * Runs a CSV task on a pool thread that reads `input`, so the daemon's event loop (heartbeats, /healthz)
+ * never waits on parsing. This thread keeps the I/O: it reads the body and hands the thread one chunk per
+ * credit the thread grants, and only when `ready` allows, so a slow consumer or a slow parser holds back
+ * the read (backpressure end to end, bounded memory). Abort stops the task at once.
  */
-export async function runCsvThread<S extends ThreadSpec>(spec: S, input: Readable, signal: AbortSignal, control: FeedControl = {}): Promise<ThreadResult<S>> {
+export async function runCsvThread<S extends ThreadSpec>(pool: CsvPool, spec: S, input: Readable, signal: AbortSignal, control: FeedControl = {}): Promise<ThreadResult<S>> {
   if (signal.aborted) throw new AbortedError('CSV task aborted before it started', { cause: signal.reason });
   let credits = 0;
   let wake: (() => void) | undefined;
   const stop = new AbortController();
-  const thread = new CsvThread(spec, (msg) => {
+  const thread = new CsvThread(pool, spec, (msg) => {
     if (msg.type === 'pull') {
       credits += 1;
       wake?.();

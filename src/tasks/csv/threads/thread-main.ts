@@ -1,39 +1,40 @@
 /**
- * Entry of a CSV thread (see thread-host.ts). The reader and analysis get input as transferred chunks,
- * one per 'pull' their source sends when it wants more; a checker gets blocks and answers each with its
- * outputs.
+ * The task a pool thread runs (see csv-pool.ts), one at a time, over the task's own port. The reader and
+ * analysis get input as transferred chunks, one per 'pull' their source sends when it wants more; a
+ * checker gets blocks and answers each with its outputs. Every outcome, the result or a failure, goes
+ * over the port (after the blocks it follows, which the pool's own channel would not keep in order).
  */
 import { Readable } from 'node:stream';
-import { parentPort, workerData } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
 import { analyseCsv } from '../analyse/analyser.js';
 import { readBlocks } from '../read/block-reader.js';
 import { streamRecords } from '../read/record-stream.js';
+import type { PoolTask } from './csv-pool.js';
 import type { FromThread, ThreadSpec, ToThread } from './thread-protocol.js';
 import { OutputText, RowValidator } from '../validate/validator.js';
 
-const port = parentPort!;
-const spec = workerData as ThreadSpec;
-const send = (msg: FromThread, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
 const bytesOf = (chunk: Uint8Array) => Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 
-const fail = (err: unknown) => {
+function failure(err: unknown): FromThread {
   const e = err instanceof Error ? err : new Error(String(err));
   const code = (e as { code?: unknown }).code;
-  send({ type: 'failed', name: e.name, code: typeof code === 'string' ? code : undefined, message: e.message });
-};
+  return { type: 'failed', name: e.name, code: typeof code === 'string' ? code : undefined, message: e.message };
+}
 
-if (spec.mode === 'check') {
+/** A checker: blocks are checked one at a time, in the order they arrive, until 'finish'. */
+function check(spec: Extract<ThreadSpec, { mode: 'check' }>, port: MessagePort, send: (msg: FromThread, transfer?: ArrayBuffer[]) => void): Promise<void> {
   const { header, schema, delimiter } = spec;
   let validator: RowValidator | undefined;
-  // Blocks are checked one at a time, in the order they arrive; a failure ends the thread's work.
   let work = Promise.resolve();
-  let failed = false;
-  port.on('message', (msg: ToThread) => {
-    work = work
-      .then(async () => {
-        if (failed) return;
+  return new Promise<void>((resolve, reject) => {
+    port.on('close', () => reject(new Error('CSV task channel closed')));
+    port.on('message', (msg: ToThread) => {
+      work = work.then(async () => {
         validator ??= new RowValidator(header, schema, delimiter);
-        if (msg.type === 'finish') return send({ type: 'result', value: { inference: validator.inferenceStates() } });
+        if (msg.type === 'finish') {
+          send({ type: 'result', value: { inference: validator.inferenceStates() } });
+          return resolve();
+        }
         if (msg.type !== 'block') return;
         const out = { validated: new OutputText(), rejects: new OutputText() };
         const { handler, counts } = validator.block(msg, out);
@@ -42,13 +43,15 @@ if (spec.mode === 'check') {
         const validated = new TextEncoder().encode(out.validated.take());
         const rejects = new TextEncoder().encode(out.rejects.take());
         send({ type: 'checked', index: msg.index, validated, rejects, counts }, [validated.buffer as ArrayBuffer, rejects.buffer as ArrayBuffer]);
-      })
-      .catch((err: unknown) => {
-        failed = true;
-        fail(err);
       });
+      // A failure ends the task's work: later blocks are not checked.
+      work.catch(reject);
+    });
   });
-} else {
+}
+
+/** The reader or analysis: input arrives chunk by chunk, one per 'pull'. */
+async function stream(spec: Exclude<ThreadSpec, { mode: 'check' }>, port: MessagePort, send: (msg: FromThread, transfer?: ArrayBuffer[]) => void): Promise<void> {
   const source = new Readable({
     highWaterMark: 512 * 1024,
     read() {
@@ -59,12 +62,23 @@ if (spec.mode === 'check') {
     if (msg.type === 'chunk') source.push(bytesOf(msg.chunk));
     else if (msg.type === 'end') source.push(null);
   });
-  const work =
+  port.on('close', () => source.destroy(new Error('CSV task channel closed')));
+  const value =
     spec.mode === 'read'
-      ? readBlocks(source, spec.format, {
+      ? await readBlocks(source, spec.format, {
           header: (cells) => send({ type: 'header', cells }),
           block: (chunk, place) => send({ type: 'block', chunk, ...place }, [chunk.buffer as ArrayBuffer]),
         })
-      : analyseCsv(source, spec.columns, spec.tmpDir);
-  work.then((value) => send({ type: 'result', value }), fail);
+      : await analyseCsv(source, spec.columns, spec.tmpDir);
+  send({ type: 'result', value });
+}
+
+export default async function csvThreadTask({ spec, port }: PoolTask): Promise<void> {
+  const send = (msg: FromThread, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
+  try {
+    await (spec.mode === 'check' ? check(spec, port, send) : stream(spec, port, send));
+  } catch (err) {
+    send(failure(err));
+  }
+  // The host closes the port once it has the outcome: closing it here could drop what was just sent.
 }

@@ -3,7 +3,8 @@ import type { Readable, Writable } from 'node:stream';
 import { AbortedError } from '../../../contract/errors.js';
 import type { TableSchema } from '../options.js';
 import { readDelimiter, type CsvFormat } from '../read/sniff.js';
-import { CsvThread, runCsvThread, type CsvThreadOptions } from '../threads/thread-host.js';
+import type { CsvPool } from '../threads/csv-pool.js';
+import { CsvThread, runCsvThread } from '../threads/thread-host.js';
 import type { BlockPlace, FromThread, OutputName, ThreadSpec, ValidationCounts } from '../threads/thread-protocol.js';
 import { hasUniqueConstraint } from '../schema/schema.js';
 import { RowValidator } from './validator.js';
@@ -16,7 +17,7 @@ type Checked = Extract<FromThread, { type: 'checked' }>;
 
 /**
  * Validation across threads. A reader thread decodes the input and cuts it into blocks of whole records
- * (read/block-reader.ts); `options.threads` checker threads validate blocks side by side; this thread hands blocks out, writes
+ * (read/block-reader.ts); `pool.checkers` checker threads validate blocks side by side; this thread hands blocks out, writes
  * each block's outputs in file order and adds up the counts. The result is the one a single pass gives,
  * byte for byte (rows are numbered from each block's first row, inference states merge). A schema with a
  * `unique` constraint gets one checker, since the values seen must be one set, in file order.
@@ -30,9 +31,9 @@ export async function validateInThreads(
   input: Readable,
   outputs: Record<OutputName, Writable>,
   signal: AbortSignal,
-  options: CsvThreadOptions,
+  pool: CsvPool,
 ): Promise<ValidationCounts> {
-  const checkerCount = hasUniqueConstraint(schema) ? 1 : Math.max(1, options.threads);
+  const checkerCount = hasUniqueConstraint(schema) ? 1 : Math.max(1, pool.checkers);
   const checkers: { thread: CsvThread<Extract<ThreadSpec, { mode: 'check' }>>; busy: number }[] = [];
   const queued: Block[] = [];
   const finished = new Map<number, Checked>();
@@ -76,17 +77,13 @@ export async function validateInThreads(
     header = cells;
     for (let i = 0; i < checkerCount; i += 1) {
       const checker = {
-        thread: new CsvThread(
-          { mode: 'check', header: cells, schema, delimiter: readDelimiter(format) },
-          (msg) => {
-            if (msg.type !== 'checked') return;
-            checker.busy -= 1;
-            finished.set(msg.index, msg);
-            writeInOrder();
-            dispatch();
-          },
-          options.uniqueHeapMb,
-        ),
+        thread: new CsvThread(pool, { mode: 'check', header: cells, schema, delimiter: readDelimiter(format) }, (msg) => {
+          if (msg.type !== 'checked') return;
+          checker.busy -= 1;
+          finished.set(msg.index, msg);
+          writeInOrder();
+          dispatch();
+        }),
         busy: 0,
       };
       checker.thread.result.catch((err: unknown) => failure?.(err));
@@ -103,7 +100,7 @@ export async function validateInThreads(
   const aborted = new Promise<never>((_, reject) => stopReader.signal.addEventListener('abort', () => reject(new AbortedError('CSV validation aborted', { cause: stopReader.signal.reason })), { once: true }));
   aborted.catch(() => undefined);
   const race = <T>(p: Promise<T>) => Promise.race([p, failed, aborted]);
-  const reading = runCsvThread({ mode: 'read', format }, input, stopReader.signal, {
+  const reading = runCsvThread(pool, { mode: 'read', format }, input, stopReader.signal, {
     message(msg) {
       if (msg.type === 'header') startCheckers(msg.cells);
       else if (msg.type === 'block') {

@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { PassThrough, Readable } from 'node:stream';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BadInputError } from '../../src/contract/errors.js';
+import type { TableSchema } from '../../src/tasks/csv/options.js';
+import { sniffCsv } from '../../src/tasks/csv/read/sniff.js';
+import { CsvPool } from '../../src/tasks/csv/threads/csv-pool.js';
+import { runCsvThread } from '../../src/tasks/csv/threads/thread-host.js';
+import { validateInThreads } from '../../src/tasks/csv/validate/parallel-validation.js';
+import { generateSales, salesSchema } from '../helpers/csv-data.js';
+
+// The sales schema without its unique id: validation runs one reader and two checkers.
+const lean = { ...salesSchema, fields: salesSchema.fields.map((f) => (f.name === 'id' ? { ...f, constraints: { required: true } } : f)) } as TableSchema;
+const small = Buffer.from(generateSales(2_000).text);
+const large = Buffer.from(generateSales(400_000).text);
+const dir = await mkdtemp(join(tmpdir(), 'csv-pool-'));
+after(() => rm(dir, { recursive: true, force: true }));
+
+const pools: CsvPool[] = [];
+after(() => Promise.all(pools.map((p) => p.close())));
+function newPool(options: Partial<ConstructorParameters<typeof CsvPool>[0]> = {}): CsvPool {
+  const pool = new CsvPool({ checkers: 2, validations: 1, analyses: 1, uniqueHeapMb: 512, ...options });
+  pools.push(pool);
+  return pool;
+}
+
+/** `bytes` in 64 KiB chunks, each after `delayMs` (a slow S3 read). */
+function chunked(bytes: Buffer, delayMs = 0): Readable {
+  return Readable.from(
+    (async function* () {
+      for (let at = 0; at < bytes.length; at += 65536) {
+        if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+        yield bytes.subarray(at, at + 65536);
+      }
+    })(),
+  );
+}
+
+async function validate(pool: CsvPool, bytes: Buffer, schema: TableSchema, signal = new AbortController().signal, delayMs = 0) {
+  const format = sniffCsv({ bytes: bytes.subarray(0, 1024 * 1024), gzip: false, complete: bytes.length <= 1024 * 1024 });
+  const validated = new PassThrough();
+  const parts: Buffer[] = [];
+  validated.on('data', (b: Buffer) => parts.push(b));
+  const counts = await validateInThreads(format, schema, chunked(bytes, delayMs), { 'validated.csv': validated, 'rejects.jsonl': new PassThrough().resume() }, signal, pool);
+  return Object.assign(counts, { validated: Buffer.concat(parts) });
+}
+
+test('jobs run on the threads the pool started: none starts on a job\'s path', async () => {
+  const pool = newPool();
+  const before = { lean: pool.threadIds('lean'), analyse: pool.threadIds('analyse') };
+  assert.equal(before.lean.length, 3, 'a reader and two checkers start with the pool');
+  assert.equal(before.analyse.length, 1);
+  for (let i = 0; i < 5; i += 1) {
+    const counts = await validate(pool, small, lean);
+    assert.equal(counts.rowsRead, 2_000);
+    const analysis = await runCsvThread(pool, { mode: 'analyse', columns: counts.schema.fields.map((f) => ({ name: f.name, type: f.type })), tmpDir: dir }, chunked(counts.validated), new AbortController().signal);
+    assert.equal(analysis.rows, counts.rowsValid);
+  }
+  assert.deepEqual({ lean: pool.threadIds('lean'), analyse: pool.threadIds('analyse') }, before);
+});
+
+test('an aborted job\'s threads are replaced, and the next job runs', async () => {
+  const pool = newPool();
+  const before = pool.threadIds('lean');
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(new Error('shutdown')), 300);
+  const err = await validate(pool, large, lean, controller.signal, 5).catch((e: unknown) => e);
+  assert.equal((err as Error).name, 'AbortedError', `got ${String(err)}`);
+  const counts = await validate(pool, small, lean);
+  assert.equal(counts.rowsValid + counts.rowsRejected, 2_000);
+  const afterAbort = pool.threadIds('lean');
+  assert.ok(afterAbort.some((id) => !before.includes(id)), 'the stopped threads were replaced by new ones');
+});
+
+test('a unique checker that runs out of its heap fails its job as bad input; the next unique job runs', async () => {
+  const pool = newPool({ uniqueHeapMb: 16 });
+  const rows = Array.from({ length: 200_000 }, (_, i) => `value-${i}-${'x'.repeat(12)}`);
+  const unique = { fields: [{ name: 'id', type: 'string', constraints: { unique: true } }] } as TableSchema;
+  const err = await validate(pool, Buffer.from(`id\n${rows.join('\n')}\n`), unique).catch((e: unknown) => e);
+  assert.ok(err instanceof BadInputError && err.code === 'CSV_MEMORY_LIMIT', `got ${String(err)}`);
+  const counts = await validate(pool, Buffer.from('id\na\nb\na\n'), unique);
+  assert.deepEqual([counts.rowsValid, counts.rowsRejected], [2, 1]);
+});
+
+test('as many validations at once as the pool is sized for never wait on each other\'s threads', { timeout: 120_000 }, async () => {
+  // Each spans many blocks, so a reader stalls for good if one of its checkers waits behind another job.
+  const pool = newPool({ validations: 3 });
+  const results = await Promise.all([validate(pool, large, lean), validate(pool, large, lean), validate(pool, large, lean)]);
+  for (const counts of results) assert.equal(counts.rowsRead, 400_000);
+});
