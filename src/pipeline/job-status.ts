@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { BadInputError, errorMessage } from '../contract/errors.js';
-import type { ObjectStore } from '../storage/object-store.js';
+import type { ObjectStore, Versioned } from '../storage/object-store.js';
 import { statusKey } from '../contract/job-keys.js';
 import type { ObjectRef } from '../contract/job.js';
 import type { StageName } from '../contract/stages.js';
@@ -19,6 +19,8 @@ export interface StatusWrite {
   status: JobStatus;
   changed: boolean;
   becameFinal: boolean;
+  /** The document as this write left it, with its ETag: the same writer's next change need not read it again. */
+  version?: Versioned<JobStatus>;
 }
 
 export interface JobStatusStoreOptions {
@@ -56,7 +58,8 @@ const maxConflicts = 50;
  * throws JobIdConflictError and writes nothing, so two racing requests cannot both own a job.
  * While S3 is failing a write waits and tries again until it succeeds or the caller's signal fires.
  * On a store that ignores conditional writes (see `honoursConditionalWrites`) the same code runs,
- * but two racing writers can then both win.
+ * but two racing writers can then both win (a stage's end, written over the version its start wrote,
+ * could then overwrite a redelivery's start made meanwhile).
  */
 export class JobStatusStore {
   private readonly now: () => Date;
@@ -72,10 +75,15 @@ export class JobStatusStore {
     return this.store.getJson(statusKey(jobId), JobStatus, signal);
   }
 
-  async apply(job: JobIdentity, transition: Transition, signal?: AbortSignal): Promise<StatusWrite> {
+  /**
+   * `known`: the version this writer's previous change left (a stage's start, before its end). It stands
+   * in for the first read; the write is conditional on its ETag all the same, so if anyone wrote since,
+   * S3 refuses it and the document is read and judged again.
+   */
+  async apply(job: JobIdentity, transition: Transition, signal?: AbortSignal, known?: Versioned<JobStatus>): Promise<StatusWrite> {
     const key = statusKey(job.jobId);
     for (let conflicts = 0; conflicts < maxConflicts; conflicts++) {
-      const current = await this.retrying(job, () => this.store.getJsonVersioned(key, JobStatus, signal), signal);
+      const current = conflicts === 0 && known ? known : await this.retrying(job, () => this.store.getJsonVersioned(key, JobStatus, signal), signal);
       if (current && !sameObject(current.value.input, job.input)) throw new JobIdConflictError(job.jobId, current.value.input);
       const now = this.now().toISOString();
       const result = applyTransition(current?.value, job, transition, now);
@@ -89,7 +97,7 @@ export class JobStatusStore {
       const written = await this.retrying(job, () => this.store.putJsonIf(key, status, condition, signal), signal);
       if (written) {
         await this.options.index?.changed(current?.value, status, signal);
-        return { status, changed: true, becameFinal: result.becameFinal };
+        return { status, changed: true, becameFinal: result.becameFinal, ...(written.etag ? { version: { value: status, etag: written.etag } } : {}) };
       }
     }
     throw new Error(`status of job ${job.jobId}: lost ${maxConflicts} conditional writes in a row to other writers`);
@@ -124,8 +132,9 @@ export class JobStatusStore {
     return this.apply(job, { type: 'stage-started', stage, attempt }, signal);
   }
 
-  stageSucceeded(job: JobIdentity, stage: StageName, attempt: number, outputs: Record<string, string>, last: boolean, signal?: AbortSignal): Promise<StatusWrite> {
-    return this.apply(job, { type: 'stage-succeeded', stage, attempt, outputs, last }, signal);
+  /** `started`: the version the stage's start wrote, when this writer wrote it (saves a read). */
+  stageSucceeded(job: JobIdentity, stage: StageName, attempt: number, outputs: Record<string, string>, last: boolean, signal?: AbortSignal, started?: Versioned<JobStatus>): Promise<StatusWrite> {
+    return this.apply(job, { type: 'stage-succeeded', stage, attempt, outputs, last }, signal, started);
   }
 
   /** The attempt failed and the message will be delivered again (or dead-lettered, which the DLQ watcher records). */

@@ -13,7 +13,7 @@ import { admit, type AdmissionDeps } from './admission.js';
 import { requestedJobs, type RequestedJob } from './ingestion-request.js';
 import type { JobEvents } from './job-events.js';
 import { keepRequest } from './job-retry.js';
-import { JobIdConflictError, type JobStatusStore } from './job-status.js';
+import { JobIdConflictError, type JobStatusStore, type StatusWrite } from './job-status.js';
 import { checkJobReads, detectKind, kindDefinition, sniffBytes } from './kinds.js';
 import { progressReporter } from './progress-reporter.js';
 import { isFinal } from './status-transitions.js';
@@ -42,7 +42,7 @@ export function ingestionHandler(deps: PipelineDeps): Handler<IngestionMessage> 
     if (jobs.length === 0) ctx.logger.info('S3 test event or no created objects: acknowledged');
     const outcomes: Outcome[] = [];
     for (const request of jobs) {
-      outcomes.push(await tracked(deps, 'ingestion', request, ctx, (logger) => ingest(deps, request, ctx, logger), (logger) => admit(deps, request, ctx.signal, logger)));
+      outcomes.push(await tracked(deps, 'ingestion', request, ctx, (logger, started) => ingest(deps, request, ctx, logger, started), (logger) => admit(deps, request, ctx.signal, logger)));
     }
     return combinedOutcome(outcomes);
   };
@@ -51,14 +51,14 @@ export function ingestionHandler(deps: PipelineDeps): Handler<IngestionMessage> 
 /** The validation and analysis queues' handler. */
 export function stageHandler(deps: PipelineDeps, stage: Exclude<StageName, 'ingestion'>): Handler<JobMessage> {
   return (job, ctx) =>
-    tracked(deps, stage, job, ctx, (logger) => {
+    tracked(deps, stage, job, ctx, (logger, started) => {
       // A stage message is judged as a job request is: whoever could send it names what gets read.
       checkJobReads(deps.store.inputScope, deps.kinds, job);
-      return runAndForward(deps, stage, job, ctx, logger);
+      return runAndForward(deps, stage, job, ctx, logger, started);
     });
 }
 
-async function ingest(deps: PipelineDeps, request: RequestedJob, ctx: MessageContext, logger: Logger): Promise<void> {
+async function ingest(deps: PipelineDeps, request: RequestedJob, ctx: MessageContext, logger: Logger, started: StatusWrite): Promise<void> {
   const { signal } = ctx;
   checkJobReads(deps.store.inputScope, deps.kinds, request);
   // The dashboard's retry sends the request again, options included: the status document has none.
@@ -91,7 +91,7 @@ async function ingest(deps: PipelineDeps, request: RequestedJob, ctx: MessageCon
     // Only the job's own kind's options travel on, with that kind's defaults filled in.
     [kind]: request[kind] ?? kindDefinition(deps.kinds, kind).options.parse({}),
   };
-  await runAndForward(deps, 'ingestion', job, ctx, logger);
+  await runAndForward(deps, 'ingestion', job, ctx, logger, started);
 }
 
 /**
@@ -99,11 +99,11 @@ async function ingest(deps: PipelineDeps, request: RequestedJob, ctx: MessageCon
  * it: only the writer whose write made the job succeed publishes the event). A job that became final
  * meanwhile (another delivery of it finished or failed it) is not sent on.
  */
-async function runAndForward(deps: PipelineDeps, stage: StageName, job: JobMessage, ctx: MessageContext, logger: Logger): Promise<void> {
+async function runAndForward(deps: PipelineDeps, stage: StageName, job: JobMessage, ctx: MessageContext, logger: Logger, started: StatusWrite): Promise<void> {
   const progress = progressReporter({ write: (p) => deps.statuses.stageProgress(job, stage, ctx.receiveCount, p, ctx.signal) });
   const outputs = await runStageTasks(deps, stage, job, ctx.signal, logger, progress.report).finally(() => progress.stop());
   const next = nextStage(stage);
-  const { status, becameFinal } = await deps.statuses.stageSucceeded(job, stage, ctx.receiveCount, outputs, next === undefined, ctx.signal);
+  const { status, becameFinal } = await deps.statuses.stageSucceeded(job, stage, ctx.receiveCount, outputs, next === undefined, ctx.signal, started.version);
   if (next === undefined) {
     if (becameFinal) await deps.events.succeeded(status, ctx.signal);
     logger.info({ outputs: status.outputs, announced: becameFinal }, 'job succeeded');
@@ -131,7 +131,8 @@ async function tracked(
   stage: StageName,
   job: JobIdentity,
   ctx: MessageContext,
-  work: (logger: Logger) => Promise<void>,
+  /** The stage's work, given the status its start wrote. */
+  work: (logger: Logger, started: StatusWrite) => Promise<void>,
   admission?: (logger: Logger) => Promise<'run' | 'held'>,
 ): Promise<Outcome> {
   const logger = ctx.logger.child({ jobId: job.jobId, stage });
@@ -143,7 +144,7 @@ async function tracked(
       logger.info({ state: started.status.state }, 'the job is already final: delivery acknowledged without work');
       return done;
     }
-    await work(logger);
+    await work(logger, started);
     return done;
   } catch (err) {
     const outcome = outcomeForError(err, ctx.signal);

@@ -29,6 +29,11 @@ export interface Versioned<T> {
   etag: string;
 }
 
+/** A conditional write that took place, with the ETag S3 gave the new version (for the writer's next conditional write). */
+export interface Written {
+  etag: string | undefined;
+}
+
 /** `ifMatch`: only over the version read (that ETag); `ifNoneMatch: '*'`: only if no object exists yet. */
 export type WriteCondition = { ifMatch: string } | { ifNoneMatch: '*' };
 
@@ -141,9 +146,9 @@ export class ObjectStore {
    * another writer got there first (412 PreconditionFailed, or 409 ConditionalRequestConflict for a
    * concurrent write); the caller re-reads and decides again. A store that ignores conditions always writes.
    */
-  async putJsonIf(key: string, value: unknown, condition: WriteCondition, signal?: AbortSignal): Promise<boolean> {
+  async putJsonIf(key: string, value: unknown, condition: WriteCondition, signal?: AbortSignal): Promise<Written | false> {
     try {
-      await this.client.send(
+      const res = await this.client.send(
         new PutObjectCommand({
           Bucket: this.bucket,
           Key: key,
@@ -153,7 +158,7 @@ export class ObjectStore {
         }),
         { abortSignal: signal },
       );
-      return true;
+      return { etag: res.ETag };
     } catch (err) {
       if (isConditionFailed(err)) return false;
       throw err;

@@ -5,7 +5,7 @@ import type { JobRequest } from '../../src/contract/job.js';
 import { parseSchedulesFile, type Schedule } from '../../src/contract/schedules.js';
 import { JobStatusStore } from '../../src/pipeline/job-status.js';
 import { startScheduler, type Scheduler, type SchedulerOptions } from '../../src/pipeline/schedules/scheduler.js';
-import { ObjectStore, type Versioned, type WriteCondition } from '../../src/storage/object-store.js';
+import { ObjectStore, type Versioned, type WriteCondition, type Written } from '../../src/storage/object-store.js';
 import { kindDefinitions } from '../../src/tasks/index.js';
 
 /**
@@ -32,7 +32,7 @@ export class MemoryStore extends ObjectStore {
     return object ? { value: schema.parse(JSON.parse(object.body)) as z.infer<S>, etag: object.etag } : undefined;
   }
 
-  override async putJsonIf(key: string, value: unknown, condition: WriteCondition): Promise<boolean> {
+  override async putJsonIf(key: string, value: unknown, condition: WriteCondition): Promise<Written | false> {
     await Promise.resolve();
     if (this.failWrites > 0) {
       this.failWrites -= 1;
@@ -40,8 +40,9 @@ export class MemoryStore extends ObjectStore {
     }
     const existing = this.objects.get(key);
     if ('ifNoneMatch' in condition ? existing !== undefined : existing?.etag !== condition.ifMatch) return false;
-    this.objects.set(key, { body: JSON.stringify(value), etag: `"${++this.version}"` });
-    return true;
+    const etag = `"${++this.version}"`;
+    this.objects.set(key, { body: JSON.stringify(value), etag });
+    return { etag };
   }
 
   override async putJson(key: string, value: unknown): Promise<string> {

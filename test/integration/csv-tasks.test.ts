@@ -162,3 +162,26 @@ test('abort stops validation promptly', async () => {
   assert.ok(err instanceof AbortedError || (err as Error).name === 'AbortError', `got ${String(err)}`);
   assert.ok(Date.now() - started < 3000, 'stopped within a few hundred ms of the abort');
 });
+
+test('validation reads a CSV that fits its head read from S3 once, and a larger one twice (head, then the stream)', async () => {
+  const reads: string[] = [];
+  const store = stack.store;
+  const counting = Object.create(store) as typeof store;
+  counting.getStream = (ref, signal, range) => {
+    reads.push(`${ref.key} ${range ?? 'whole'}`);
+    return store.getStream(ref, signal, range);
+  };
+  const counted = { ...stack, store: counting };
+  const small = generateSales(200);
+  await stack.put('u/small-once.csv', small.text);
+  const job = csvJob(stack, 'u/small-once.csv', { schema: salesSchema as never });
+  await runTask(counted, validation, job, 'validation');
+  assert.equal(reads.filter((r) => r.startsWith('u/small-once.csv')).length, 1, reads.join('\n'));
+  // What the one read gave is the whole file: every valid row is in validated.csv.
+  const validated = await stack.text(outputKey(job, 'validated.csv'));
+  assert.equal(validated.trimEnd().split('\n').length - 1, small.rows - small.rejects.size);
+
+  await stack.put('u/large-twice.csv', generateSales(40_000).text);
+  await runTask(counted, validation, csvJob(stack, 'u/large-twice.csv', { schema: salesSchema as never }), 'validation');
+  assert.deepEqual(reads.filter((r) => r.startsWith('u/large-twice.csv')).map((r) => r.split(' ')[1]), ['bytes=0-1048576', 'whole']);
+});

@@ -205,3 +205,32 @@ test('a redelivery racing a slow worker: no stage goes back, one job.succeeded; 
   }
   assert.ok(history.length >= 3, `saw the job move (${history.length} versions)`);
 });
+
+test("a stage's end is written over the version its start wrote, without reading it again; a write in between is refused and judged again", async () => {
+  const reads: string[] = [];
+  class CountingStore extends ObjectStore {
+    override getJsonVersioned<S extends z.ZodType>(key: string, schema: S, signal?: AbortSignal): Promise<Versioned<z.infer<S>> | undefined> {
+      reads.push(key);
+      return super.getJsonVersioned(key, schema, signal);
+    }
+  }
+  const statuses = new JobStatusStore(new CountingStore(enforced.s3, stack.emulator.bucket));
+  const job = identity('known-version');
+  const started = await statuses.stageStarted(job, 'validation', 1);
+  assert.ok(started.version, 'the start reports the version it wrote');
+  reads.length = 0;
+  const ended = await statuses.stageSucceeded(job, 'validation', 1, { 'x.json': 'k' }, false, undefined, started.version);
+  assert.equal(ended.changed, true);
+  assert.deepEqual(reads, [], 'no read between the start and the end of the stage');
+  assert.equal((await jobStatus(stack.store, job.jobId))?.stages.validation?.state, 'succeeded');
+
+  // Another writer failed the job after this stage started: the end's write over the start's version is refused.
+  const raced = identity('known-version-raced');
+  const mine = await statuses.stageStarted(raced, 'validation', 1);
+  await new JobStatusStore(enforcedStore).stageFailed(raced, 'validation', 2, { code: 'CSV_EMPTY', message: 'empty' });
+  const refusedBefore = proxy.refused.ifMatch;
+  const late = await statuses.stageSucceeded(raced, 'validation', 1, { 'x.json': 'k' }, false, undefined, mine.version);
+  assert.equal(proxy.refused.ifMatch, refusedBefore + 1, 'the write over the stale version was refused with 412');
+  assert.equal(late.changed, false, 'read again, the failed job does not become succeeded');
+  assert.equal((await jobStatus(stack.store, raced.jobId))?.state, 'failed');
+});

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { z } from 'zod';
 import type { JobStatus } from '../../src/contract/status-document.js';
-import type { Versioned, WriteCondition } from '../../src/storage/object-store.js';
+import type { Versioned, WriteCondition, Written } from '../../src/storage/object-store.js';
 import { claimHeld, defaultUniqueKey, UniqueClaims } from '../../src/pipeline/unique-claims.js';
 
 /** An in-memory bucket that enforces conditional writes as S3 does, one write at a time. */
@@ -17,15 +17,16 @@ class EnforcingStore {
     return found ? { value: schema.parse(JSON.parse(found.text)), etag: found.etag } : undefined;
   }
 
-  async putJsonIf(key: string, value: unknown, condition: WriteCondition): Promise<boolean> {
+  async putJsonIf(key: string, value: unknown, condition: WriteCondition): Promise<Written | false> {
     await Promise.resolve();
     const current = this.objects.get(key);
     if (!this.ignoreConditions) {
       if ('ifNoneMatch' in condition && current) return false;
       if ('ifMatch' in condition && current?.etag !== condition.ifMatch) return false;
     }
-    this.objects.set(key, { text: JSON.stringify(value), etag: `"v${++this.version}"` });
-    return true;
+    const etag = `"v${++this.version}"`;
+    this.objects.set(key, { text: JSON.stringify(value), etag });
+    return { etag };
   }
 }
 

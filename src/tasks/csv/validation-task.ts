@@ -1,4 +1,4 @@
-import { PassThrough } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { AbortedError, BadInputError } from '../../contract/errors.js';
 import { jobKey } from '../../contract/job-keys.js';
 import type { Task, TaskContext, TaskResult } from '../../pipeline/task.js';
@@ -31,7 +31,8 @@ export class CsvValidationTask implements Task {
 
   async run(ctx: TaskContext): Promise<TaskResult> {
     const { job, store, signal } = ctx;
-    const format = sniffCsv(await readCsvHead(store, job.input, signal), csvOptionsOf(job));
+    const head = await readCsvHead(store, job.input, signal);
+    const format = sniffCsv(head, csvOptionsOf(job));
     const schema = await loadSchema(job, store, signal, this.options.schemaLimits);
     const keys = { validated: jobKey(job.jobId, 'validated.csv'), rejects: jobKey(job.jobId, 'rejects.jsonl'), report: jobKey(job.jobId, 'validation.json') };
     const validated = new PassThrough({ highWaterMark: 1 << 20 });
@@ -44,7 +45,7 @@ export class CsvValidationTask implements Task {
     uploads.catch(() => undefined);
     let counts;
     try {
-      const input = await store.getStream(job.input, signal);
+      const input = head.whole ? Readable.from([head.whole]) : await store.getStream(job.input, signal);
       counts = await validateInThreads(format, schema.schema, input, { 'validated.csv': validated, 'rejects.jsonl': rejects }, signal, this.options.pool);
     } catch (err) {
       validated.destroy();

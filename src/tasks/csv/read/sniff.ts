@@ -44,6 +44,8 @@ export interface CsvHead {
   gzip: boolean;
   /** True when `bytes` is the whole (decompressed) file. */
   complete: boolean;
+  /** The object as stored, when the head read got all of it: a small input is read from S3 once. */
+  whole?: Buffer;
 }
 
 const isGzip = (b: Buffer) => b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
@@ -51,12 +53,13 @@ const isGzip = (b: Buffer) => b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
 /** Reads the first bytes of an input, decompressing a gzip head without inflating the rest (a bomb stays cheap). */
 export async function readCsvHead(store: ObjectStore, ref: ObjectRef, signal: AbortSignal): Promise<CsvHead> {
   const raw = await store.readHead(ref, csvLimits.headBytes + 1, signal);
+  const whole = raw.length <= csvLimits.headBytes ? { whole: raw } : {};
   if (!isGzip(raw)) {
     const complete = raw.length <= csvLimits.headBytes;
-    return { bytes: complete ? raw : raw.subarray(0, csvLimits.headBytes), gzip: false, complete };
+    return { bytes: complete ? raw : raw.subarray(0, csvLimits.headBytes), gzip: false, complete, ...whole };
   }
   const { bytes, ended } = await gunzipHead(raw, csvLimits.headBytes);
-  return { bytes, gzip: true, complete: ended && raw.length <= csvLimits.headBytes };
+  return { bytes, gzip: true, complete: ended && raw.length <= csvLimits.headBytes, ...whole };
 }
 
 /** Inflates up to `limit` bytes of a possibly truncated gzip stream. */
