@@ -1,4 +1,5 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import type { Logger } from 'pino';
@@ -30,7 +31,10 @@ export async function runStageTasks(
 ): Promise<Record<string, string>> {
   const tasks = deps.registry.tasksFor(stage, job.kind);
   if (tasks.length === 0) return {};
-  const dir = await mkdtemp(join(deps.tmpRoot ?? tmpdir(), `stageline-${stage}-`));
+  // Made on first use: most stages of small jobs never touch a file, and making and removing a
+  // directory per stage was a measurable share of a tiny job's CPU (bench:jobs).
+  let made: string | undefined;
+  const stageDir = () => (made ??= mkdtempSync(join(deps.tmpRoot ?? tmpdir(), `stageline-${stage}-`)));
   const controller = new AbortController();
   const onAbort = () => controller.abort(signal.reason);
   signal.addEventListener('abort', onAbort, { once: true });
@@ -38,7 +42,7 @@ export async function runStageTasks(
   const inputFile = () => {
     input ??= (async () => {
       const ext = extname(job.input.key).toLowerCase();
-      const path = join(dir, `input${/^\.[a-z0-9]{1,8}$/.test(ext) ? ext : ''}`);
+      const path = join(stageDir(), `input${/^\.[a-z0-9]{1,8}$/.test(ext) ? ext : ''}`);
       await deps.store.downloadToFile(job.input, path, controller.signal);
       return path;
     })();
@@ -46,10 +50,24 @@ export async function runStageTasks(
   };
   let firstError: unknown;
   const run = async (task: Task) => {
-    const tmpDir = join(dir, task.name);
-    await mkdir(tmpDir, { recursive: true });
+    let tmpDir: string | undefined;
     try {
-      return await task.run({ job, stage, store: deps.store, logger: logger.child({ task: task.name }), signal: controller.signal, tmpDir, inputFile, reportProgress: (fraction) => onProgress(task.name, fraction) });
+      return await task.run({
+        job,
+        stage,
+        store: deps.store,
+        logger: logger.child({ task: task.name }),
+        signal: controller.signal,
+        get tmpDir() {
+          if (tmpDir === undefined) {
+            tmpDir = join(stageDir(), task.name);
+            mkdirSync(tmpDir, { recursive: true });
+          }
+          return tmpDir;
+        },
+        inputFile,
+        reportProgress: (fraction) => onProgress(task.name, fraction),
+      });
     } catch (err) {
       if (firstError === undefined && !controller.signal.aborted) {
         firstError = err;
@@ -68,6 +86,6 @@ export async function runStageTasks(
     return outputs;
   } finally {
     signal.removeEventListener('abort', onAbort);
-    await rm(dir, { recursive: true, force: true });
+    if (made) await rm(made, { recursive: true, force: true });
   }
 }

@@ -13,7 +13,7 @@ export interface TaskContext {
   readonly logger: Logger;
   /** Fires on shutdown after the drain timeout, or when a sibling task of the stage failed. */
   readonly signal: AbortSignal;
-  /** A private directory for this task's temporary files, removed after the stage on every path. */
+  /** A private directory for this task's temporary files, made when first asked for, removed after the stage on every path. */
   readonly tmpDir: string;
   /**
    * The input downloaded to a private local file, once per stage however many tasks ask
