@@ -88,8 +88,10 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     const next = nextStage(stage);
     if (next) nextChannels[next] = channel(next, queueUrlFor(config, next), messages.JobMessage);
   }
-  // Every status change this worker writes moves the job's entry in the dashboard's index.
-  const statuses = new JobStatusStore(store, { logger, index: JobIndex.forStore(store, { logger }) });
+  // Every status change this worker writes moves the job's entry in the dashboard's index, behind the
+  // write (nothing the pipeline does next depends on it), held a second so a short job moves once; stop waits for the moves.
+  const index = JobIndex.forStore(store, { logger, background: true, holdMs: 1000 });
+  const statuses = new JobStatusStore(store, { logger, index });
   // A registry passed in is its owner's to close; one built here is closed when the worker stops.
   const registry = options.registry ?? defaultTaskRegistry(config);
   const deps: PipelineDeps = {
@@ -232,6 +234,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       await Promise.all(consumers.map((c) => c.abortInFlight('shutdown: drain timeout reached')));
     }
     await Promise.all([receivesDone, watchersStopped, schedulerStopped]);
+    await index.settled();
     if (!options.registry) await registry.close();
     breakers.stop();
     await new Promise<void>((resolve) => {

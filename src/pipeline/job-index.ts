@@ -3,6 +3,7 @@ import { errorMessage } from '../contract/errors.js';
 import { jobIndexKeys, outputsPrefix, type JobIndexEntry } from '../contract/job-keys.js';
 import type { JobStatus } from '../contract/status-document.js';
 import { ObjectKeys } from '../storage/object-keys.js';
+import { isFinal } from './status-transitions.js';
 import type { ObjectStore } from '../storage/object-store.js';
 
 /** The index entry of a job's document; none for a document written before documents had a createdAt. */
@@ -26,6 +27,28 @@ export interface JobIndexOptions {
   logger?: Logger;
   /** The most one index update may take; past it the update is dropped (logged) and the listing's checks repair it. */
   timeoutMs?: number;
+  /**
+   * `changed` returns at once and the move runs behind the caller (the worker: a job's next message and
+   * its event need not wait for the dashboard's list). One job's moves still run one after the other,
+   * in the order of its status writes; a move still waiting when the job changes again is replaced by
+   * one from the same old names to the newest (the entry it would have written is never written).
+   * `settled` waits for all of them (the worker's stop).
+   */
+  background?: boolean;
+  /**
+   * Background mode: how long a move waits before it is made, so that a job that changes again within
+   * it moves once. A job that runs from creation to success in well under a second then costs two index
+   * writes instead of four writes and two deletes (bench:jobs). The dashboard shows a new or changed job
+   * up to this much later (an ended one at once, see `changed`); a worker killed outright loses the
+   * moves it held (those jobs are listed again at their next change of state, or their end, and
+   * `stageline dashboard --reindex` rebuilds the index).
+   */
+  holdMs?: number;
+}
+
+interface QueuedMove {
+  entry: JobIndexEntry;
+  previous: readonly string[];
 }
 
 /**
@@ -38,6 +61,13 @@ export interface JobIndexOptions {
  */
 export class JobIndex {
   private readonly timeoutMs: number;
+  /** Background mode: per job, the move running (its promise) and the one waiting behind it. */
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly waiting = new Map<string, QueuedMove>();
+  /** Background mode: the move being made now, per job. */
+  private readonly moving = new Map<string, Promise<void>>();
+  /** Ends the holds at once (the worker's stop), so that `settled` does not wait them out. */
+  private readonly flushing = new AbortController();
 
   constructor(
     readonly keys: ObjectKeys,
@@ -56,7 +86,67 @@ export class JobIndex {
     if (!entry) return;
     // A document from before createdAt existed may have entries from `rebuild`, named by the same earliest time.
     const previous = before ? indexEntryOf({ ...before, createdAt: createdAtOf(before, before.updatedAt) }) : undefined;
-    await this.move(entry, previous ? jobIndexKeys(previous) : [], signal);
+    const previousKeys = previous ? jobIndexKeys(previous) : [];
+    if (!this.options.background) {
+      await this.move(entry, previousKeys, signal);
+      return;
+    }
+    if (isFinal(after)) {
+      // A job's end is listed before its status write returns (so before its event): a move held for
+      // it is taken over, and one being made is waited for.
+      const queued = this.waiting.get(entry.jobId);
+      this.waiting.delete(entry.jobId);
+      await this.moving.get(entry.jobId);
+      await this.move(entry, queued ? queued.previous : previousKeys, signal);
+      return;
+    }
+    // Behind the caller: bounded by timeoutMs alone, since the caller's signal ends with its message.
+    const queued = this.waiting.get(entry.jobId);
+    if (queued) {
+      queued.entry = entry;
+      return;
+    }
+    this.waiting.set(entry.jobId, { entry, previous: previousKeys });
+    if (!this.running.has(entry.jobId)) this.runMoves(entry.jobId);
+  }
+
+  /** Resolves when every move started in background mode so far (and those queued behind them) is done. */
+  async settled(): Promise<void> {
+    this.flushing.abort();
+    while (this.running.size > 0) await Promise.all(this.running.values());
+  }
+
+  private runMoves(jobId: string): void {
+    const run = (async () => {
+      for (;;) {
+        await this.hold();
+        const next = this.waiting.get(jobId);
+        if (!next) return;
+        this.waiting.delete(jobId);
+        const moved = this.move(next.entry, next.previous, undefined);
+        this.moving.set(jobId, moved);
+        await moved.finally(() => this.moving.delete(jobId));
+      }
+    })().finally(() => {
+      this.running.delete(jobId);
+      // A change that came in after the loop's last look and before this: its move starts now.
+      if (this.waiting.has(jobId)) this.runMoves(jobId);
+    });
+    this.running.set(jobId, run);
+  }
+
+  private hold(): Promise<void> {
+    const ms = this.options.holdMs ?? 0;
+    if (ms <= 0 || this.flushing.signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.flushing.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.flushing.signal.addEventListener('abort', done);
+    });
   }
 
   /** Makes the index say what `status` says, removing `stale` names of the same job (a listing's repair). Never throws. */
