@@ -1,101 +1,131 @@
 /**
- * `npm run bench:csv [-- --size-mb N]`: generates an N MB CSV (default 500) with about 1% malformed rows
- * in a temp dir, then runs, each in its own process so peak RSS is its own: bare csv-parse (arrays, no
- * per-row work), stageline validation + analysis (the tasks' code, parsing thread included), and pandas
- * read_csv + describe. Prints a table; the temp dir is removed afterwards.
+ * `npm run bench:csv [-- --size-mb=N] [--rounds=N] [--peers=pandas,polars,duckdb,bare] [--pandas=no] [--keep=yes]`
+ *
+ * Generates an N MB CSV (default 500) with about 1% malformed rows in a temp dir, then runs each
+ * contender in a process of its own, so peak RSS (maxRSS, all threads) is that run's own:
+ *   - stageline validate + analyse: the tasks' compiled code over local file streams (bench/csv-runs.ts);
+ *   - pandas read_csv + describe (bench/csv-pandas.py, Debian's python3-pandas, installed when missing and root);
+ *   - polars and DuckDB, reading the whole file and describing every column (bench/csv-peers.ts; installed on
+ *     first use into a cache directory outside the repository, never dependencies of stageline);
+ *   - bare csv-parse: arrays, no per-row work (the floor of a JavaScript CSV reader).
+ * `--rounds` (default 3) runs every contender once per round, the order rotated each round, since this
+ * machine's speed drifts; the table shows medians and ratios to pandas. The temp dir is removed afterwards
+ * unless `--keep=yes`.
  */
-import { execFileSync } from 'node:child_process';
-import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFileSync, type ExecFileSyncOptionsWithStringEncoding } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { once } from 'node:events';
-import { bare, fileMb, readSchema, stageline, type RunResult } from './csv-runs.js';
+import type { RunResult } from './csv-runs.js';
+import { benchSchema, generateBenchCsv } from './csv-peers-input.js';
+import { ensureNodePeers, ensurePandas, pandasVersion, peerVersions, peersDir, runDuckDb, runPolars } from './csv-peers.js';
+import type { TableSchema } from '../src/tasks/csv/options.js';
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
 
-const schema = {
-  fields: [
-    { name: 'id', type: 'integer', constraints: { required: true } },
-    { name: 'name', type: 'string' },
-    { name: 'price', type: 'number', constraints: { minimum: 0 } },
-    { name: 'qty', type: 'integer' },
-    { name: 'active', type: 'boolean' },
-    { name: 'day', type: 'date' },
-    { name: 'city', type: 'string' },
-    { name: 'note', type: 'string' },
-  ],
+type Contender = 'stageline' | 'pandas' | 'polars' | 'duckdb' | 'bare';
+const labels: Record<Contender, string> = {
+  stageline: 'stageline validate + analyse',
+  pandas: 'pandas read_csv + describe',
+  polars: 'polars readCSV + describe',
+  duckdb: 'DuckDB SUMMARIZE read_csv',
+  bare: 'bare csv-parse (arrays, no stats)',
 };
+const peerNames: readonly Contender[] = ['pandas', 'polars', 'duckdb', 'bare'];
 
-/** About 100 bytes a row; every 100th row broken: a bad number, a missing field, an extra one, a stray quote. */
-async function generate(path: string, mb: number): Promise<void> {
-  const out = createWriteStream(path);
-  out.write('id,name,price,qty,active,day,city,note\n');
-  const names = ['alice', 'bob', 'carol', 'dave', 'eve', 'frank'];
-  let bytes = 0;
-  let row = 0;
-  let s = 7;
-  const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
-  while (bytes < mb * 1e6) {
-    const lines: string[] = [];
-    for (let i = 0; i < 10_000; i += 1) {
-      row += 1;
-      const cells = [String(row), names[row % 6]!, (rnd() * 1000).toFixed(2), String(Math.floor(rnd() * 500)), row % 2 ? 'true' : 'false', `2024-${String(1 + (row % 12)).padStart(2, '0')}-${String(1 + (row % 28)).padStart(2, '0')}`, `city-${Math.floor(rnd() * 5000)}`, `"note ${row % 97}, with a comma"`];
-      if (row % 100 === 0) {
-        const kind = (row / 100) % 4;
-        if (kind === 0) cells[2] = 'n/a';
-        else if (kind === 1) cells.pop();
-        else if (kind === 2) cells.push('extra');
-        else cells[1] = 'bad"quote';
-      }
-      lines.push(cells.join(','));
-    }
-    const chunk = lines.join('\n') + '\n';
-    bytes += chunk.length;
-    if (!out.write(chunk)) await once(out, 'drain');
+/** One contender's run, in this (child) process: prints its RunResult as the last line. */
+async function runHere(run: string, file: string, dir: string): Promise<RunResult> {
+  if (run === 'polars') return runPolars(file);
+  if (run === 'duckdb') return runDuckDb(file);
+  // Loaded only here: csv-runs.ts loads stageline's compiled modules, which the other peers' RSS must not carry.
+  const runs = await import('./csv-runs.js');
+  if (run === 'bare') return runs.bare(file);
+  if (run === 'stageline') return runs.stageline(file, JSON.parse(readFileSync(join(dir, 'schema.json'), 'utf8')) as TableSchema, dir);
+  throw new Error(`unknown run ${run}`);
+}
+
+function child(who: Contender, file: string, dir: string): RunResult {
+  // stderr is kept (shown only if the run fails): polars warns once per malformed chunk, hundreds of lines.
+  const options: ExecFileSyncOptionsWithStringEncoding = { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'] };
+  try {
+    const stdout =
+      who === 'pandas'
+        ? execFileSync('/usr/bin/python3', [new URL('./csv-pandas.py', import.meta.url).pathname, file], options)
+        : execFileSync(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, `--run=${who}`, `--file=${file}`, `--dir=${dir}`], options);
+    return JSON.parse(stdout.trim().split('\n').pop()!) as RunResult;
+  } catch (err) {
+    process.stderr.write(String((err as { stderr?: unknown }).stderr ?? ''));
+    throw err;
   }
-  out.end();
-  await once(out, 'finish');
 }
 
-function child(mode: string, file: string, dir: string): RunResult {
-  const stdout = execFileSync(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, `--run=${mode}`, `--file=${file}`, `--dir=${dir}`], { encoding: 'utf8', maxBuffer: 1 << 20 });
-  return JSON.parse(stdout.trim().split('\n').pop()!) as RunResult;
-}
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
 
 async function main(): Promise<void> {
   const run = args.get('run');
   if (run) {
-    const file = args.get('file')!;
-    const dir = args.get('dir')!;
-    const result = run === 'bare' ? await bare(file) : await stageline(file, readSchema(join(dir, 'schema.json')), dir);
-    console.log(JSON.stringify(result));
+    console.log(JSON.stringify(await runHere(run, args.get('file')!, args.get('dir')!)));
     return;
   }
   const mb = Number(args.get('size-mb') ?? 500);
+  const rounds = Math.max(1, Number(args.get('rounds') ?? 3));
+  const asked = (args.get('peers') ?? peerNames.join(',')).split(',').map((p) => p.trim()).filter(Boolean);
+  for (const p of asked) if (!peerNames.includes(p as Contender)) throw new Error(`--peers: unknown peer ${p} (known: ${peerNames.join(', ')})`);
+  const peers = peerNames.filter((p) => asked.includes(p) && !(p === 'pandas' && args.get('pandas') === 'no'));
+  const notes: string[] = [];
+  if (peers.includes('pandas')) {
+    const reason = ensurePandas();
+    if (reason) {
+      console.error(`pandas skipped: ${reason}`);
+      notes.push(`pandas skipped: ${reason}`);
+      peers.splice(peers.indexOf('pandas'), 1);
+    } else notes.push(`pandas ${pandasVersion()} (/usr/bin/python3)`);
+  }
+  if (peers.includes('polars') || peers.includes('duckdb')) {
+    ensureNodePeers();
+    notes.push(`nodejs-polars ${peerVersions['nodejs-polars']}, @duckdb/node-api ${peerVersions['@duckdb/node-api']} (from ${peersDir})`);
+  }
+  const contenders: Contender[] = ['stageline', ...peers];
+
   const dir = mkdtempSync(join(tmpdir(), 'stageline-bench-csv-'));
   try {
     const file = join(dir, 'input.csv');
     console.error(`generating ${mb} MB in ${dir} ...`);
-    await generate(file, mb);
-    writeFileSync(join(dir, 'schema.json'), JSON.stringify(schema));
-    const size = fileMb(file);
-    const rows: [string, RunResult][] = [];
-    console.error('bare csv-parse ...');
-    rows.push(['bare csv-parse (arrays)', child('bare', file, dir)]);
-    console.error('stageline validate + analyse ...');
-    rows.push(['stageline validate + analyse', child('stageline', file, dir)]);
-    if (args.get('pandas') !== 'no') {
-      console.error('pandas ...');
-      const out = execFileSync('/usr/bin/python3', [new URL('./csv-pandas.py', import.meta.url).pathname, file], { encoding: 'utf8' });
-      rows.push(['pandas read_csv + describe', JSON.parse(out.trim()) as RunResult]);
+    await generateBenchCsv(file, mb);
+    writeFileSync(join(dir, 'schema.json'), JSON.stringify(benchSchema));
+    const size = statSync(file).size / 1e6;
+    const results = new Map<Contender, RunResult[]>(contenders.map((c) => [c, []]));
+    for (let round = 0; round < rounds; round += 1) {
+      // Rotated each round, so no contender always runs first (cold cache) or right after the heaviest.
+      const order = contenders.map((_, i) => contenders[(i + round) % contenders.length]!);
+      for (const who of order) {
+        const r = child(who, file, dir);
+        results.get(who)!.push(r);
+        console.error(`round ${round + 1}/${rounds} ${labels[who]}: ${r.seconds.toFixed(1)} s, ${(r.maxRssKb / 1024).toFixed(0)} MB, load ${loadavg()[0]!.toFixed(2)}`);
+      }
     }
-    const baseline = rows[0]![1];
-    console.log(`\nCSV bench: ${size.toFixed(0)} MB, ${rows[1]![1].rows} rows (${rows[1]![1].rejected} rejected), node ${process.version}\n`);
-    console.log('| run | seconds | MB/s | × bare | peak RSS MB | event loop p99 / max ms |');
-    console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
-    for (const [name, r] of rows) {
-      const loop = r.eventLoopP99Ms === undefined ? '' : `${r.eventLoopP99Ms.toFixed(1)} / ${r.eventLoopMaxMs!.toFixed(1)}`;
-      console.log(`| ${name} | ${r.seconds.toFixed(1)} | ${(size / r.seconds).toFixed(1)} | ${(baseline.seconds / r.seconds).toFixed(2)} | ${(r.maxRssKb / 1024).toFixed(0)} | ${loop} |`);
+    const stage = results.get('stageline')![0]!;
+    const pandas = results.get('pandas');
+    const ref = pandas ? { seconds: median(pandas.map((r) => r.seconds)), rss: median(pandas.map((r) => r.maxRssKb)) } : undefined;
+    console.log(`\nCSV bench: ${size.toFixed(0)} MB, ${stage.rows} rows (${stage.rejected} rejected by stageline), node ${process.version}, ${rounds} round(s), order rotated; medians`);
+    for (const n of notes) console.log(`  ${n}`);
+    console.log('');
+    console.log('| run | rows kept | seconds (each round) | MB/s | speed × pandas | peak RSS MB (each round) | RSS × pandas | event loop p99 / max ms |');
+    console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const who of contenders) {
+      const rs = results.get(who)!;
+      const s = median(rs.map((r) => r.seconds));
+      const rss = median(rs.map((r) => r.maxRssKb));
+      const kept = who === 'stageline' ? (rs[0]!.rows ?? 0) - (rs[0]!.rejected ?? 0) : rs[0]!.rows;
+      const loop = rs[0]!.eventLoopP99Ms === undefined ? '' : `${median(rs.map((r) => r.eventLoopP99Ms!)).toFixed(1)} / ${median(rs.map((r) => r.eventLoopMaxMs!)).toFixed(1)}`;
+      const each = (f: (r: RunResult) => string) => rs.map(f).join(', ');
+      console.log(
+        `| ${labels[who]} | ${kept ?? ''} | ${s.toFixed(1)} (${each((r) => r.seconds.toFixed(1))}) | ${(size / s).toFixed(1)} | ${ref ? (ref.seconds / s).toFixed(2) : ''} | ${(rss / 1024).toFixed(0)} (${each((r) => (r.maxRssKb / 1024).toFixed(0))}) | ${ref ? (rss / ref.rss).toFixed(2) : ''} | ${loop} |`,
+      );
     }
   } finally {
     if (args.get('keep') !== 'yes') rmSync(dir, { recursive: true, force: true });

@@ -43,17 +43,24 @@ const { startWorker } = await load<typeof import('../src/daemon/worker.js')>('da
 const burstJobs = Number(args.get('jobs') ?? 300);
 const sequentialJobs = Number(args.get('sequential') ?? 20);
 const rounds = Number(args.get('rounds') ?? 3);
+// `--concurrency=N`: jobs each of validation and analysis run at once (their defaults: the core count).
+const stageConcurrency = args.get('concurrency');
 
 const version = (pkg: string): string => (JSON.parse(readFileSync(`node_modules/${pkg}/package.json`, 'utf8')) as { version: string }).version;
 console.log(`stageline bench:jobs — ${new Date().toISOString()}`);
 console.log(`node ${process.version}; fauxqs ${version('fauxqs')} (${inProcess ? 'in the bench process' : 'its own process'}); @aws-sdk/client-sqs ${version('@aws-sdk/client-sqs')}; @aws-sdk/client-s3 ${version('@aws-sdk/client-s3')}`);
 console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model.trim() ?? '?'}); load average at start ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-console.log(`stageline from ${dist.pathname}\nburst ${burstJobs} jobs, sequential ${sequentialJobs} jobs, ${rounds} round(s)\n`);
+console.log(`stageline from ${dist.pathname}; validation and analysis concurrency ${stageConcurrency ?? 'default (core count)'}\nburst ${burstJobs} jobs, sequential ${sequentialJobs} jobs, ${rounds} round(s)\n`);
 
 const emulator = inProcess ? await startEmulator() : await startEmulatorProcess(dist);
 const emulatorCpuSeconds = () => ('cpuSeconds' in emulator ? emulator.cpuSeconds() : 0);
 for (const [k, v] of Object.entries(emulator.env)) if (k.startsWith('AWS_')) process.env[k] = v;
-const config = loadConfig({ ...emulator.env, HTTP_PORT: '0', LOG_LEVEL: 'silent' });
+const config = loadConfig({
+  ...emulator.env,
+  HTTP_PORT: '0',
+  LOG_LEVEL: 'silent',
+  ...(stageConcurrency ? { VALIDATION_CONCURRENCY: stageConcurrency, ANALYSIS_CONCURRENCY: stageConcurrency } : {}),
+});
 const benchClients = createAwsClients(config); // the bench's own uploads and sends: not counted
 const clients = createAwsClients(config); // the worker's: counted
 
