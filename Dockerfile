@@ -19,7 +19,11 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends ffmpeg tini \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
+# MALLOC_MMAP_THRESHOLD_: glibc serves allocations of 128 KiB and more (stream chunks, CSV blocks,
+# upload parts) with mmap, returned to the system when freed, instead of from arenas that keep them:
+# bench:csv-e2e measured the worker's peak 20-40 MB lower and ~90 MB less held after a stage.
 ENV NODE_ENV=production \
+    MALLOC_MMAP_THRESHOLD_=131072 \
     FFMPEG_PATH=/usr/bin/ffmpeg \
     FFPROBE_PATH=/usr/bin/ffprobe \
     HTTP_PORT=8080

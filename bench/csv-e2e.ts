@@ -40,6 +40,11 @@ const fauxqsDir = resolve(inProcess ? root : (args.get('fauxqs') ?? root));
 const fauxqsNode = args.get('fauxqs-node') ?? process.execPath;
 const workerNodeArgs = (args.get('worker-node-args') ?? '').split(' ').filter(Boolean);
 const probe = args.get('probe') === 'yes';
+// The image's glibc malloc settings (ENV MALLOC_* in the Dockerfile), so the worker's RSS is the container's.
+const dockerfile = join(root, 'Dockerfile');
+const imageEnv: Record<string, string> = existsSync(dockerfile)
+  ? Object.fromEntries([...readFileSync(dockerfile, 'utf8').matchAll(/^\s*(?:ENV\s+)?(MALLOC_\w+)=(\S+)/gm)].map((m) => [m[1]!, m[2]!]))
+  : {};
 
 /**
  * fauxqs in its own process, set up as src/cli/emulator.ts sets it up (that module imports the fauxqs of
@@ -186,7 +191,7 @@ async function startFauxqs(): Promise<{ child: ChildProcess; emulator: Emulator 
 /** `stageline local` (emulator + worker + dashboard in one process); its addresses come as `export` lines on stderr. */
 async function startLocal(extraEnv: Record<string, string>): Promise<{ child: ChildProcess; emulator: Emulator }> {
   const child = spawn(process.execPath, [...workerNodeArgs, ...(probe ? ['--import', probeModule] : []), join(root, 'bin/stageline.js'), 'local'], {
-    env: { ...process.env, ...extraEnv, LOCAL_PORT: '0', DASHBOARD_PORT: '0', HTTP_PORT: '0', LOG_LEVEL: 'info', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    env: { ...process.env, ...imageEnv, ...extraEnv, LOCAL_PORT: '0', DASHBOARD_PORT: '0', HTTP_PORT: '0', LOG_LEVEL: 'info', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exported = new Map<string, string>();
@@ -235,7 +240,7 @@ async function runRound(file: string, dir: string, round: number): Promise<Round
     const uploadSeconds = (performance.now() - up0) / 1000;
 
     worker ??= spawn(process.execPath, [...workerNodeArgs, ...(probe ? ['--import', probeModule] : []), join(root, 'bin/stageline.js'), 'worker'], {
-      env: { ...process.env, ...env, HTTP_PORT: '0', LOG_LEVEL: 'info', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...probeEnv },
+      env: { ...process.env, ...imageEnv, ...env, HTTP_PORT: '0', LOG_LEVEL: 'info', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...probeEnv },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const pid = worker.pid!;
@@ -361,7 +366,7 @@ async function main(): Promise<void> {
   const fauxqsVersion = version(fauxqsDir, 'fauxqs');
   const fauxqsNodeVersion = execFileSync(fauxqsNode, ['--version'], { encoding: 'utf8' }).trim();
   console.log(`stageline bench:csv-e2e — ${new Date().toISOString()}; ${cpus().length} cores; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-  console.log(`worker: node ${process.version} ${workerNodeArgs.join(' ')} ${join(root, 'bin/stageline.js')} ${inProcess ? 'local' : 'worker'} (CSV_THREADS ${process.env.CSV_THREADS ?? 'default'})${probe ? ', with the per-thread probe' : ''}`);
+  console.log(`worker: node ${process.version} ${workerNodeArgs.join(' ')} ${join(root, 'bin/stageline.js')} ${inProcess ? 'local' : 'worker'} (CSV_THREADS ${process.env.CSV_THREADS ?? 'default'}; ${Object.entries(imageEnv).map(([k, v]) => `${k}=${v}`).join(' ') || 'no MALLOC_ settings'} from the Dockerfile)${probe ? ', with the per-thread probe' : ''}`);
   const where = inProcess ? 'in the worker\'s process (`stageline local`: emulator + worker + dashboard)' : `in its own process (node ${fauxqsNodeVersion})`;
   console.log(`fauxqs ${fauxqsVersion} ${where}; ${pandasReason ?? `pandas ${pandasVersion()}`}`);
   const dir = mkdtempSync(join(tmpdir(), 'stageline-bench-e2e-'));

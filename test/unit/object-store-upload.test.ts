@@ -6,7 +6,7 @@ import { ObjectStore } from '../../src/storage/object-store.js';
 
 /**
  * What a task's output costs in S3 calls: a small stream (validated.csv of a tiny job) is one PutObject,
- * and only a stream larger than one part (8 MiB) goes multipart. The client answers every call itself,
+ * and only a stream larger than one part (5 MiB, S3's smallest) goes multipart. The client answers every call itself,
  * so the test counts operations, not bytes on a wire.
  */
 function countingStore(): { store: ObjectStore; calls: string[]; bytes: Map<string, number> } {
@@ -56,9 +56,9 @@ test('an empty stream is one PutObject of nothing', async () => {
   assert.deepEqual(calls, ['PutObject']);
 });
 
-test('a stream larger than one part still goes multipart, in 8 MiB parts', async () => {
+test('a stream larger than one part still goes multipart, in 5 MiB parts', async () => {
   const { store, calls, bytes } = countingStore();
-  await store.upload('jobs/j/validated.csv', chunked(9 * 1024 * 1024), 'text/csv');
-  assert.deepEqual([...calls].sort(), ['CompleteMultipartUpload', 'CreateMultipartUpload', 'UploadPart', 'UploadPart']);
-  assert.equal(bytes.get('UploadPart'), 9 * 1024 * 1024);
+  await store.upload('jobs/j/validated.csv', chunked(11 * 1024 * 1024), 'text/csv');
+  assert.deepEqual([...calls].sort(), ['CompleteMultipartUpload', 'CreateMultipartUpload', 'UploadPart', 'UploadPart', 'UploadPart']);
+  assert.equal(bytes.get('UploadPart'), 11 * 1024 * 1024);
 });
