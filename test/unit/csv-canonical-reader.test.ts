@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parse } from 'csv-parse/sync';
-import { CanonicalCsvReader } from '../../src/tasks/csv/read/canonical-reader.js';
+import { CanonicalCsvReader } from '../helpers/canonical-cells.js';
 import { csvLine } from '../../src/tasks/csv/read/csv-text.js';
 
 const readAll = (text: string, chunk: number): string[][] => {

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { BadInputError } from '../../src/contract/errors.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
 import { readBlocks } from '../../src/tasks/csv/read/block-reader.js';
-import { CanonicalCsvReader } from '../../src/tasks/csv/read/canonical-reader.js';
+import { CanonicalCsvReader } from '../helpers/canonical-cells.js';
 import { csvLine } from '../../src/tasks/csv/read/csv-text.js';
 import { csvLimits } from '../../src/tasks/csv/read/limits.js';
 import { streamRecords } from '../../src/tasks/csv/read/record-stream.js';

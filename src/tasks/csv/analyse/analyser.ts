@@ -1,8 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { TextDecoder } from 'node:util';
-import { CanonicalCsvReader, unreadable } from '../read/canonical-reader.js';
+import { CanonicalRecords, fieldValue, isQuoted, unreadable } from '../read/canonical-reader.js';
+import { Utf8Check } from '../read/decode.js';
+import { plainDecimal } from '../schema/byte-values.js';
 import { CategoryColumn } from './category-column.js';
 import type { FieldType } from '../schema/field-types.js';
 import { NumericColumn } from './numeric-column.js';
@@ -26,30 +27,33 @@ export async function analyseCsv(source: Readable, fields: { name: string; type:
       : { name: f.name, type: f.type as CategoricalColumnStats['type'], stats: new CategoryColumn(spillDir, `c${i}`), missing: 0 },
   );
   let rows = -1; // the header is the first record
-  const reader = new CanonicalCsvReader((cells) => {
+  // Per column, its numbers or its tallies: one typed slot each, so the row loop does not test classes.
+  const numbers = columns.map((c) => (c.stats instanceof NumericColumn ? c.stats : undefined));
+  const tallies = columns.map((c) => (c.stats instanceof CategoryColumn ? c.stats : undefined));
+  const missing = new Float64Array(columns.length);
+  const reader = new CanonicalRecords(({ text, count, starts, ends, hashes }) => {
     rows += 1;
     if (rows === 0) return;
-    if (cells.length !== columns.length) throw unreadable(`row ${rows} has ${cells.length} fields, not ${columns.length}`);
-    for (let i = 0; i < columns.length; i += 1) {
-      const column = columns[i]!;
-      const cell = cells[i]!;
-      if (cell === '') column.missing += 1;
-      else if (column.stats instanceof NumericColumn) column.stats.add(Number(cell));
-      else column.stats.add(cell);
+    if (count !== columns.length) throw unreadable(`row ${rows} has ${count} fields, not ${columns.length}`);
+    for (let i = 0; i < count; i += 1) {
+      const start = starts[i]!;
+      const end = ends[i]!;
+      const numeric = numbers[i];
+      // Empty, or (never written so, but read as such) an empty quoted value.
+      if (end === start || (end === start + 2 && isQuoted(text, start))) missing[i]! += 1;
+      else if (numeric) numeric.add(plainDecimal(text, start, end) ?? Number(fieldValue(text, start, end)));
+      else tallies[i]!.addBytes(text, start, end, hashes[i]!);
     }
   });
-  // Chunks may split a UTF-8 sequence; the streaming decoder carries it over, and refuses broken bytes.
-  const decoder = new TextDecoder('utf-8', { fatal: true });
-  const decode = (chunk?: Buffer) => {
-    try {
-      return decoder.decode(chunk, { stream: chunk !== undefined });
-    } catch {
-      throw unreadable('it is not valid UTF-8');
-    }
-  };
-  for await (const chunk of source as AsyncIterable<Buffer>) reader.push(decode(chunk));
-  reader.push(decode());
+  // Values are read from the bytes, most never decoded: the bytes are checked to be UTF-8 as they come.
+  const utf8 = new Utf8Check();
+  for await (const chunk of source as AsyncIterable<Buffer>) {
+    if (!utf8.push(chunk)) throw unreadable('it is not valid UTF-8');
+    reader.push(chunk);
+  }
+  if (!utf8.end()) throw unreadable('it is not valid UTF-8');
   reader.end();
+  columns.forEach((c, i) => (c.missing = missing[i]!));
   return {
     rows: Math.max(rows, 0),
     columns: columns.map((c): NumericColumnStats | CategoricalColumnStats => {

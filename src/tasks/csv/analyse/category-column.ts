@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { csvCell } from '../read/csv-text.js';
+import { fieldValue, fnv1a } from '../read/canonical-reader.js';
 import { SpillWriter } from './spill-file.js';
 
 export interface CategorySummary {
@@ -16,13 +18,16 @@ interface Tally {
 }
 
 /**
- * Exact unique / top / freq of one text column in bounded memory. Counts live in a Map until the column
- * has `memoryLimit` distinct values; from then on every value is appended to one of `partitions` files by
- * hash (the Map's tallies first), and the end counts each file separately: a value lands in one file
- * only, so per-file counts are exact, and memory is the largest file's distinct values.
+ * Exact unique / top / freq of one text column in bounded memory. Values arrive as the bytes validated.csv
+ * holds (quoted where it quotes them): that encoding is canonical, so equal values are equal bytes and
+ * tallies are kept in a hash table over the bytes, without a string per value. Counts stay in memory until
+ * the column has `memoryLimit` distinct values (or their bytes pass `memoryBytes`); from then on every
+ * value is appended to one of `partitions` files by hash (the table's tallies first), and the end counts
+ * each file separately: a value lands in one file only, so per-file counts are exact, and memory is the
+ * largest file's distinct values.
  */
 export class CategoryColumn {
-  private tallies: Map<string, Tally> | undefined = new Map();
+  private table: ByteTally | undefined = new ByteTally();
   private files: SpillWriter[] = [];
   private seen = 0;
 
@@ -31,47 +36,48 @@ export class CategoryColumn {
     private readonly name: string,
     private readonly memoryLimit = 200_000,
     private readonly partitions = 64,
+    private readonly memoryBytes = 32 * 1024 * 1024,
   ) {}
 
+  /** A value as a string (written as validated.csv writes it, then tallied). */
   add(value: string): void {
+    const bytes = Buffer.from(csvCell(value), 'utf8');
+    this.addBytes(bytes, 0, bytes.length, fnv1a(bytes, 0, bytes.length));
+  }
+
+  /** A value as validated.csv writes it: `text[start, end)`, quoted if csvCell quotes it, and its fnv1a. */
+  addBytes(text: Buffer, start: number, end: number, hash: number): void {
     const index = this.seen++;
-    if (this.tallies) {
-      const t = this.tallies.get(value);
-      if (t) t.count += 1;
-      else {
-        this.tallies.set(value, { count: 1, first: index });
-        if (this.tallies.size > this.memoryLimit) this.spillAll();
-      }
+    const table = this.table;
+    if (table) {
+      table.add(text, start, end, hash, index);
+      if (table.size > this.memoryLimit || table.bytes > this.memoryBytes) this.spillAll();
       return;
     }
-    this.append(value, { count: 1, first: index });
+    this.append(fieldValue(text, start, end), { count: 1, first: index });
   }
 
   finish(): CategorySummary {
     let summary = { unique: 0, top: null as string | null, freq: null as number | null, first: Infinity };
-    const consider = (tallies: Map<string, Tally>) => {
-      summary.unique += tallies.size;
-      for (const [value, t] of tallies) {
-        if (summary.freq === null || t.count > summary.freq || (t.count === summary.freq && t.first < summary.first)) {
-          summary = { ...summary, top: value, freq: t.count, first: t.first };
-        }
-      }
+    const consider = (value: () => string, count: number, first: number) => {
+      summary.unique += 1;
+      if (summary.freq === null || count > summary.freq || (count === summary.freq && first < summary.first)) summary = { ...summary, top: value(), freq: count, first };
     };
-    if (this.tallies) consider(this.tallies);
+    if (this.table) this.table.forEach((text, start, end, count, first) => consider(() => fieldValue(text, start, end), count, first));
     else {
       for (const file of this.files) {
         file.close();
-        consider(readPartition(file.path));
+        for (const [value, t] of readPartition(file.path)) consider(() => value, t.count, t.first);
       }
     }
     return { count: this.seen, unique: summary.unique, top: summary.top, freq: summary.freq };
   }
 
   private spillAll(): void {
-    const tallies = this.tallies!;
-    this.tallies = undefined;
+    const table = this.table!;
+    this.table = undefined;
     this.files = Array.from({ length: this.partitions }, (_, i) => new SpillWriter(join(this.spillDir, `${this.name}-${i}.bin`), 64 * 1024));
-    for (const [value, t] of tallies) this.append(value, t);
+    table.forEach((text, start, end, count, first) => this.append(fieldValue(text, start, end), { count, first }));
   }
 
   /** Record: count u32, first f64, byte length u32, UTF-8 bytes. */
@@ -85,6 +91,107 @@ export class CategoryColumn {
     buf.writeUInt32LE(bytes, at + 12);
     buf.write(value, at + 16, 'utf8');
     file.advance(16 + bytes);
+  }
+}
+
+/**
+ * Counts of byte strings: open addressing over their FNV-1a hashes (taken by the caller, while reading),
+ * keys copied into one growing byte arena. Per value it costs a probe and a compare, and allocates nothing
+ * once the key is known.
+ */
+class ByteTally {
+  size = 0;
+  /** Bytes of all keys. */
+  bytes = 0;
+  /** Slot -> entry + 1 (0: empty). */
+  private slots = new Int32Array(1024);
+  private hashes = new Int32Array(512);
+  private keyStart = new Int32Array(512);
+  private keyEnd = new Int32Array(512);
+  private counts = new Float64Array(512);
+  private firsts = new Float64Array(512);
+  private arena = Buffer.allocUnsafe(64 * 1024);
+
+  add(text: Uint8Array, start: number, end: number, fnv: number, index: number): void {
+    let h = fnv;
+    // FNV's low bits mix poorly, and the low bits pick the slot: one round of murmur3's finaliser.
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+    h ^= h >>> 13;
+    const mask = this.slots.length - 1;
+    const arena = this.arena;
+    const len = end - start;
+    for (let slot = h & mask; ; slot = (slot + 1) & mask) {
+      const e = this.slots[slot]! - 1;
+      if (e < 0) {
+        this.insert(slot, h, text, start, end, index);
+        return;
+      }
+      if (this.hashes[e] !== h) continue;
+      const k = this.keyStart[e]!;
+      if (this.keyEnd[e]! - k !== len) continue;
+      let same = true;
+      for (let i = 0; i < len; i += 1) {
+        if (arena[k + i] !== text[start + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) {
+        this.counts[e]! += 1;
+        return;
+      }
+    }
+  }
+
+  /** Each key with its count and the index of its first occurrence. */
+  forEach(fn: (text: Buffer, start: number, end: number, count: number, first: number) => void): void {
+    for (let e = 0; e < this.size; e += 1) fn(this.arena, this.keyStart[e]!, this.keyEnd[e]!, this.counts[e]!, this.firsts[e]!);
+  }
+
+  private insert(slot: number, h: number, text: Uint8Array, start: number, end: number, index: number): void {
+    const e = this.size;
+    if (e === this.hashes.length) this.growEntries();
+    const len = end - start;
+    if (this.bytes + len > this.arena.length) {
+      const arena = Buffer.allocUnsafe(Math.max(2 * this.arena.length, this.bytes + len));
+      this.arena.copy(arena, 0, 0, this.bytes);
+      this.arena = arena;
+    }
+    this.arena.set(text.subarray(start, end), this.bytes);
+    this.keyStart[e] = this.bytes;
+    this.keyEnd[e] = this.bytes + len;
+    this.bytes += len;
+    this.hashes[e] = h;
+    this.counts[e] = 1;
+    this.firsts[e] = index;
+    this.slots[slot] = e + 1;
+    this.size += 1;
+    // At most half full, so probes stay short.
+    if (2 * this.size > this.slots.length) this.rehash();
+  }
+
+  private growEntries(): void {
+    const grow = <T extends Int32Array | Float64Array>(a: T): T => {
+      const b = new (a.constructor as new (n: number) => T)(a.length * 2);
+      b.set(a);
+      return b;
+    };
+    this.hashes = grow(this.hashes);
+    this.keyStart = grow(this.keyStart);
+    this.keyEnd = grow(this.keyEnd);
+    this.counts = grow(this.counts);
+    this.firsts = grow(this.firsts);
+  }
+
+  private rehash(): void {
+    const slots = new Int32Array(this.slots.length * 2);
+    const mask = slots.length - 1;
+    for (let e = 0; e < this.size; e += 1) {
+      let slot = this.hashes[e]! & mask;
+      while (slots[slot] !== 0) slot = (slot + 1) & mask;
+      slots[slot] = e + 1;
+    }
+    this.slots = slots;
   }
 }
 

@@ -47,12 +47,16 @@ export class NumericColumn {
   private min = Infinity;
   private max = -Infinity;
   private readonly spill: SpillWriter;
+  /** Values not yet spilled: filled in place, written as one piece. */
+  private readonly pending = new Float64Array(1 << 16);
+  private held = 0;
 
   constructor(
     private readonly spillPath: string,
-    private readonly collectLimit = 1 << 16,
+    // 2 MB per wanted rank at most; large enough that a column of a few million values is collected on the second pass.
+    private readonly collectLimit = 1 << 18,
   ) {
-    this.spill = new SpillWriter(spillPath);
+    this.spill = new SpillWriter(spillPath, 0);
   }
 
   add(x: number): void {
@@ -60,30 +64,37 @@ export class NumericColumn {
     this.sum.add(x);
     if (x < this.min) this.min = x;
     if (x > this.max) this.max = x;
-    const buf = this.spill.reserve(8);
-    buf.writeDoubleLE(x, this.spill.offset);
-    this.spill.advance(8);
+    this.pending[this.held++] = x;
+    if (this.held === this.pending.length) this.flush();
   }
 
   finish(): NumericSummary {
+    this.flush();
     this.spill.close();
     const n = this.count;
     if (n === 0) return { count: 0, mean: null, std: null, min: null, q25: null, q50: null, q75: null, max: null };
     const mean = this.sum.value / n;
     const squares = new CompensatedSum();
-    for (const block of readFloat64Blocks(this.spillPath)) for (const x of block) squares.add((x - mean) * (x - mean));
-    const std = n > 1 ? Math.sqrt(squares.value / (n - 1)) : null;
     const ranks = [0.25, 0.5, 0.75].flatMap((q) => {
       const h = (n - 1) * q;
       return [Math.floor(h), Math.min(Math.floor(h) + 1, n - 1)];
     });
-    const values = orderStatistics(this.spillPath, n, ranks, this.collectLimit);
+    // The sum of squares rides on the quantiles' first pass: one read of the spill file fewer.
+    const values = orderStatistics(this.spillPath, n, ranks, this.collectLimit, (block) => {
+      for (const x of block) squares.add((x - mean) * (x - mean));
+    });
+    const std = n > 1 ? Math.sqrt(squares.value / (n - 1)) : null;
     const at = (q: number) => {
       const h = (n - 1) * q;
       const lo = Math.floor(h);
       return lerp(values.get(lo) as number, values.get(Math.min(lo + 1, n - 1)) as number, h - lo);
     };
     return { count: n, mean, std, min: this.min, q25: at(0.25), q50: at(0.5), q75: at(0.75), max: this.max };
+  }
+
+  private flush(): void {
+    this.spill.append(new Uint8Array(this.pending.buffer, 0, this.held * 8));
+    this.held = 0;
   }
 }
 
@@ -176,10 +187,27 @@ interface Group {
 }
 
 /** One pass over the spill file: counts or collects each group's members. Groups in the outer loop keep the inner loop tight. */
-function scan(path: string, groups: readonly Group[]): void {
+function scan(path: string, groups: readonly Group[], eachBlock: ((block: Float64Array) => void) | undefined): void {
   const prefixes = groups.map((g) => prefixOf(g.bucket));
+  // Groups that are all buckets of the first digit (the second pass, usually the last) are found by that
+  // digit in one loop over the values, not one loop per group.
+  const byFirstDigit = groups.length > 1 && groups.every((g) => g.bucket.level === 1) ? new Int32Array(65536).fill(-1) : undefined;
+  groups.forEach((g, k) => byFirstDigit && (byFirstDigit[g.bucket.digits[0]!] = k));
   for (const block of readFloat64Blocks(path)) {
+    eachBlock?.(block);
     const words = new Uint32Array(block.buffer, block.byteOffset, block.length * 2);
+    if (byFirstDigit) {
+      for (let i = 0; i < block.length; i += 1) {
+        const rawHi = words[2 * i + 1] as number;
+        const hi = sortableHi(rawHi);
+        const k = byFirstDigit[hi >>> 16]!;
+        if (k < 0) continue;
+        const g = groups[k]!;
+        if (g.counts) g.counts[hi & 0xffff]! += 1;
+        else g.values[g.filled++] = block[i] as number;
+      }
+      continue;
+    }
     for (let k = 0; k < groups.length; k += 1) {
       const g = groups[k]!;
       const { maskHi, hi: wantHi, maskLo, lo: wantLo } = prefixes[k]!;
@@ -198,7 +226,8 @@ function scan(path: string, groups: readonly Group[]): void {
 }
 
 /** Exact values at the given 0-based ranks of the sorted spill file, in bounded memory (see NumericColumn). */
-export function orderStatistics(path: string, n: number, ranks: readonly number[], collectLimit: number): Map<number, number> {
+export function orderStatistics(path: string, n: number, ranks: readonly number[], collectLimit: number, firstPass?: (block: Float64Array) => void): Map<number, number> {
+  let eachBlock = firstPass;
   const found = new Map<number, number>();
   let pending = [...new Set(ranks)].map((rank) => ({ rank, within: rank, bucket: { level: 0, digits: [], size: n } as Bucket }));
   while (pending.length > 0) {
@@ -211,7 +240,8 @@ export function orderStatistics(path: string, n: number, ranks: readonly number[
         groups.set(id, { bucket: t.bucket, counts: collect ? undefined : new Uint32Array(65536), values: new Float64Array(collect ? t.bucket.size : 0), filled: 0 });
       }
     }
-    scan(path, [...groups.values()]);
+    scan(path, [...groups.values()], eachBlock);
+    eachBlock = undefined;
     const next: typeof pending = [];
     for (const t of pending) {
       const g = groups.get(`${t.bucket.level}:${t.bucket.digits.join('.')}`)!;

@@ -21,6 +21,13 @@ export class SpillWriter {
     return this.buffer;
   }
 
+  /** Appends `bytes` as they are, after what the buffer holds. */
+  append(bytes: Uint8Array): void {
+    this.flush();
+    let done = 0;
+    while (done < bytes.length) done += writeSync(this.fd, bytes, done, bytes.length - done);
+  }
+
   get offset(): number {
     return this.used;
   }

@@ -28,7 +28,7 @@ export async function readBlocks(source: Readable, format: CsvFormat, sink: Bloc
   let ending: LineEnding | undefined;
   let place = { firstRow: 0, firstLine: 1 + format.skipLines, withHeader: false };
   // Decoded bytes from offset `pendingStart` on; the recorder may run ahead of reading, so cuts go by offset.
-  let pending: Buffer[] = [];
+  const pending: Buffer[] = [];
   let pendingStart = 0;
   let recorded = 0;
   const recorder = new Transform({
@@ -41,11 +41,18 @@ export async function readBlocks(source: Readable, format: CsvFormat, sink: Bloc
 
   /** Sends the decoded text up to `offset` as a block. */
   const emit = (offset: number) => {
-    const all = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
-    const bytes = offset - pendingStart;
-    // A fresh copy the receiver can own (transfer), and the rest kept apart from it.
-    sink.block(new Uint8Array(all.subarray(0, bytes)), { ...place, ending });
-    pending = bytes < all.length ? [all.subarray(bytes)] : [];
+    // One copy, straight into a fresh buffer the receiver can own (transfer); the rest stays where it is.
+    const block = new Uint8Array(offset - pendingStart);
+    let at = 0;
+    while (at < block.length) {
+      const chunk = pending[0]!;
+      const take = Math.min(chunk.length, block.length - at);
+      block.set(take === chunk.length ? chunk : chunk.subarray(0, take), at);
+      at += take;
+      if (take === chunk.length) pending.shift();
+      else pending[0] = chunk.subarray(take);
+    }
+    sink.block(block, { ...place, ending });
     pendingStart = offset;
   };
 

@@ -159,6 +159,22 @@ class Utf8Normaliser extends Transform {
   }
 }
 
+/** Whether a byte stream, given in pieces cut anywhere, is valid UTF-8. */
+export class Utf8Check {
+  private carry: Buffer = Buffer.alloc(0);
+
+  push(chunk: Buffer): boolean {
+    const bytes = this.carry.length > 0 ? Buffer.concat([this.carry, chunk]) : chunk;
+    const end = completeUtf8End(bytes);
+    this.carry = Buffer.from(bytes.subarray(end));
+    return isUtf8(bytes.subarray(0, end));
+  }
+
+  end(): boolean {
+    return this.carry.length === 0;
+  }
+}
+
 function notText(at: number): BadInputError {
   return new BadInputError('CSV_NOT_TEXT', `The file contains a NUL byte at byte ${at}, so it is binary, not a CSV. Upload the CSV itself.`);
 }

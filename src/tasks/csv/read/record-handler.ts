@@ -1,4 +1,5 @@
 // The record handler a reader delivers to; record-stream.ts and csv-parse-stretch.ts both import it from here.
+import type { RecordFields } from './record-scanner.js';
 
 /**
  * Where the record being delivered lies in the text read, when that text is already as validated.csv
@@ -6,9 +7,8 @@
  * piece). Valid during the `record` call only.
  */
 export interface RecordText {
-  /** The text read; `textId` changes whenever it does. */
-  readonly text: string;
-  readonly textId: number;
+  /** The bytes read. */
+  readonly text: Buffer;
   readonly start: number;
   /** Where the record's text ends, its line break excluded. */
   readonly end: number;
@@ -21,4 +21,9 @@ export interface RecordHandler {
   record(cells: string[], copy: RecordText | undefined): void;
   /** A record csv-parse could not read (bad quoting), in its place in the order. */
   skipped(message: string): void;
+  /**
+   * A record the fast path delimited, as field ranges, before any cell is decoded: returns whether the
+   * handler dealt with it from the bytes alone; if not, `record` follows with its cells.
+   */
+  fields?(record: RecordFields): boolean;
 }

@@ -11,19 +11,42 @@ export const IRREGULAR = -2;
 const QUOTE = 0x22;
 const LF = 0x0a;
 const CR = 0x0d;
-const needsQuotes = /[",\r\n]/;
-const noCells: string[] = [];
+const COMMA = 0x2c;
 const noStrays: number[] = [];
 
 /**
- * The fast path for reading CSV: plain RFC 4180 records only, each read as csv-parse reads it (arrays,
- * quote `"` doubled inside quoted values, the file's record delimiter). A line without a quote is one
- * native `split`; a line with one goes through a small field scanner that finds quoted values with
- * `indexOf`. Anything else is IRREGULAR and left to the caller, which hands it to csv-parse.
+ * A record as the scanner delimited it, in the bytes read: field i is `text[starts[i], ends[i])` as
+ * written (a quoted value with its quotes). Valid until the next scan.
  */
-export class RecordScanner {
-  /** Cells of the record last scanned (none while `splitting` is off). */
-  cells: string[] = noCells;
+export interface RecordFields {
+  readonly text: Buffer;
+  readonly count: number;
+  readonly starts: Int32Array;
+  readonly ends: Int32Array;
+  /** Per field: 0 unquoted, 1 quoted, 2 quoted with doubled quotes inside. */
+  readonly quoting: Uint8Array;
+  /** Whether the record's text is already as validated.csv writes it: commas, quoted only where a value needs it. */
+  readonly canonical: boolean;
+  /** Where the record's text starts and ends in `text` (its line ending excluded). */
+  readonly textStart: number;
+  readonly textEnd: number;
+  /** Whether its line ending is a lone LF, as validated.csv's are. */
+  readonly lf: boolean;
+}
+
+/**
+ * The fast path for reading CSV: plain RFC 4180 records only, each read as csv-parse reads it (arrays,
+ * quote `"` doubled inside quoted values, the file's record delimiter), on the UTF-8 bytes: delimiter,
+ * quote, CR and LF are ASCII, so they are never part of a multi-byte character. A record is delimited
+ * into field ranges; cells are decoded only when asked for. Anything else is IRREGULAR and left to the
+ * caller, which hands it to csv-parse.
+ */
+export class RecordScanner implements RecordFields {
+  text: Buffer = Buffer.alloc(0);
+  count = 0;
+  starts = new Int32Array(64);
+  ends = new Int32Array(64);
+  quoting = new Uint8Array(64);
   /** Whether the last "record" was an empty line, which csv-parse skips. */
   empty = false;
   /**
@@ -32,147 +55,201 @@ export class RecordScanner {
    * text and drops the record at the line's end. Empty for any other record.
    */
   strays: number[] = noStrays;
-  /** Off, records are only delimited, not split into cells: for a reader that only needs to know where they end. */
+  /** Off, records are only delimited, not split into fields: for a reader that only needs to know where they end. */
   splitting = true;
-  /** Where the last scanned record's text ends (its line ending excluded). */
+  /** Where the last scanned record's text starts and ends (its line ending excluded). */
+  textStart = 0;
   textEnd = 0;
   /** Line breaks the last record spans, counted as csv-parse counts them: each CR or LF inside a quoted value is one. */
   lines = 0;
-  /** Whether the last record's text is already as validated.csv writes it: commas, quoted only where a value needs it. */
   canonical = false;
+  readonly lf: boolean;
+  /** Next LF, quote and CR at or after the last position asked about in `text` (its length when there is none): for `delimit`. */
+  private nextLf = -1;
   private nextQuote = -1;
   private nextCr = -1;
   private readonly delimiterCode: number;
   private readonly comma: boolean;
+  private readonly crlf: boolean;
 
   constructor(
-    private readonly delimiter: string,
+    delimiter: string,
     readonly ending: LineEnding,
-    /** Records longer than this are IRREGULAR, so csv-parse applies its own size bound to them. */
-    private readonly maxChars: number,
+    /** Records longer than this (in bytes) are IRREGULAR, so csv-parse applies its own size bound to them. */
+    private readonly maxBytes: number,
   ) {
     this.delimiterCode = delimiter.charCodeAt(0);
     this.comma = delimiter === ',';
+    this.crlf = ending === '\r\n';
+    this.lf = !this.crlf;
   }
 
-  /** Call with each new text before scanning it: the scanner caches positions within one text. */
-  begin(): void {
-    this.nextQuote = -1;
-    this.nextCr = -1;
+  /** All cells of the last record, decoded. */
+  cells(): string[] {
+    const cells = new Array<string>(this.count);
+    for (let i = 0; i < this.count; i += 1) cells[i] = cellText(this.text, this.starts[i]!, this.ends[i]!, this.quoting[i]!);
+    return cells;
   }
 
   /** Scans the record starting at p: returns where the next one starts, INCOMPLETE or IRREGULAR. */
-  scan(s: string, p: number): number {
-    const nl = s.indexOf('\n', p);
-    if (nl < 0) return this.pending(s, p);
-    // Next quote and CR at or after p, or s.length when there are none: one search serves many lines.
-    if (this.nextQuote < p) this.nextQuote = indexOr(s, '"', p);
-    if (this.nextCr < p) this.nextCr = indexOr(s, '\r', p);
-    if (this.nextQuote < nl) return this.scanFields(s, p, nl);
-    let end = nl;
-    if (this.ending === '\r\n') {
-      // A lone LF is data in a CRLF file, and a CR inside a line is data too: csv-parse decides those.
-      if (nl === p || this.nextCr !== nl - 1) return IRREGULAR;
-      end = nl - 1;
-    } else if (this.nextCr < nl) return IRREGULAR;
-    if (end - p > this.maxChars) return IRREGULAR;
-    this.strays = noStrays;
-    this.empty = end === p;
-    this.cells = this.empty || !this.splitting ? noCells : s.slice(p, end).split(this.delimiter);
-    this.textEnd = end;
-    this.lines = 1;
-    this.canonical = this.comma;
-    return nl + 1;
-  }
-
-  /** A record holding a quote, field by field. */
-  private scanFields(s: string, p: number, firstBreak: number): number {
+  scan(b: Buffer, p: number): number {
+    if (b !== this.text) {
+      this.text = b;
+      this.nextLf = this.nextQuote = this.nextCr = -1;
+    }
+    if (!this.splitting) return this.delimit(b, p);
+    const n = b.length;
+    const d = this.delimiterCode;
     const keep = this.splitting;
-    const cells: string[] = [];
-    let lines = 1;
     let canonical = this.comma;
+    let lines = 1;
+    let f = 0;
     let i = p;
     for (;;) {
-      if (i - p > this.maxChars) return IRREGULAR;
-      if (s.charCodeAt(i) === QUOTE) {
-        let value = '';
-        let from = i + 1;
-        let q: number;
+      if (i - p > this.maxBytes) return IRREGULAR;
+      if (keep && f === this.starts.length) this.grow();
+      const start = i;
+      let quoting = 0;
+      if (i < n && b[i] === QUOTE) {
+        // A quoted value: to the quote that is not doubled; breaks inside it are lines csv-parse counts.
+        let special = false;
+        let j = i + 1;
+        quoting = 1;
         for (;;) {
-          q = s.indexOf('"', from);
-          // The character after the quote decides between a doubled quote and the value's end.
-          if (q < 0 || q + 1 >= s.length) return this.pending(s, p);
-          if (s.charCodeAt(q + 1) !== QUOTE) break;
-          if (keep) value += s.slice(from, q + 1);
-          from = q + 2;
+          let c = 0;
+          for (; j < n; j += 1) {
+            c = b[j]!;
+            if (c === QUOTE) break;
+            if (c === LF || c === CR) {
+              lines += 1;
+              special = true;
+            } else if (c === COMMA) special = true;
+          }
+          if (j + 1 >= n) return this.pending(n, p);
+          if (b[j + 1] !== QUOTE) break;
+          quoting = 2;
+          j += 2;
         }
-        // Only a value that runs past the record's first line break (or a CR) holds breaks.
-        if (q > firstBreak || this.nextCr < q) lines += countBreaks(s, i + 1, q);
-        if (keep) {
-          value += s.slice(from, q);
-          if (canonical && !needsQuotes.test(value)) canonical = false;
-          cells.push(value);
-        }
-        i = q + 1;
+        // Quoted only where a value needs it: a quote, comma, CR or LF inside.
+        if (quoting === 1 && !special) canonical = false;
+        i = j + 1;
       } else {
-        let j = i;
-        for (; j < s.length; j += 1) {
-          const c = s.charCodeAt(j);
-          if (c === this.delimiterCode || c === LF || c === CR) break;
-          if (c === QUOTE) return j > i ? this.strayQuotes(s, p, firstBreak) : IRREGULAR;
+        for (; i < n; i += 1) {
+          const c = b[i]!;
+          if (c === d || c === LF || c === CR) break;
+          if (c === QUOTE) return i > start ? this.strayQuotes(b, p) : IRREGULAR;
         }
-        if (j >= s.length) return this.pending(s, p);
-        if (keep) cells.push(s.slice(i, j));
-        i = j;
+        if (i >= n) return this.pending(n, p);
       }
-      if (i >= s.length) return this.pending(s, p);
-      const c = s.charCodeAt(i);
-      if (c === this.delimiterCode) {
+      if (keep) {
+        this.starts[f] = start;
+        this.ends[f] = i;
+        this.quoting[f] = quoting;
+      }
+      f += 1;
+      if (i >= n) return this.pending(n, p);
+      const c = b[i];
+      if (c === d) {
         i += 1;
         continue;
       }
-      if (this.ending === '\n' ? c !== LF : c !== CR) return IRREGULAR;
-      if (this.ending === '\r\n') {
-        if (i + 1 >= s.length) return this.pending(s, p);
-        if (s.charCodeAt(i + 1) !== LF) return IRREGULAR;
-      }
-      if (i - p > this.maxChars) return IRREGULAR;
-      this.cells = cells;
+      if (this.crlf) {
+        if (c !== CR) return IRREGULAR;
+        if (i + 1 >= n) return this.pending(n, p);
+        if (b[i + 1] !== LF) return IRREGULAR;
+      } else if (c !== LF) return IRREGULAR;
+      if (i - p > this.maxBytes) return IRREGULAR;
       this.strays = noStrays;
-      this.empty = false;
+      this.empty = i === p;
+      this.count = this.empty ? 0 : f;
+      this.textStart = p;
       this.textEnd = i;
       this.lines = lines;
       this.canonical = canonical;
-      return i + this.ending.length;
+      return this.crlf ? i + 2 : i + 1;
     }
   }
 
   /**
-   * The line from p to `nl` holds a quote inside an unquoted value. If it is otherwise plain (quoted values,
-   * if any, open and close on this line; no stray CR), it is one record that csv-parse reports once per
-   * such quote: see `strays`. Otherwise IRREGULAR, for csv-parse itself.
+   * `scan` for a reader that only needs to know where records end: the same answers, found by jumping
+   * from one LF, quote or CR to the next with `indexOf` (a native search) instead of looking at every byte.
+   * Quotes are followed value by value: one opening a field must close, then a delimiter or the line's end
+   * must follow; any other quote is a stray, for `strayQuotes`.
    */
-  private strayQuotes(s: string, p: number, nl: number): number {
-    const end = this.ending === '\r\n' ? nl - 1 : nl;
-    if (end - p > this.maxChars || (this.ending === '\r\n' && s.charCodeAt(end) !== CR)) return IRREGULAR;
+  private delimit(b: Buffer, p: number): number {
+    const n = b.length;
+    if (this.nextLf < p) this.nextLf = indexOr(b, LF, p);
+    if (this.nextQuote < p) this.nextQuote = indexOr(b, QUOTE, p);
+    if (this.nextCr < p) this.nextCr = indexOr(b, CR, p);
+    let nl = this.nextLf;
+    if (nl === n) return this.pending(n, p);
+    let lines = 1;
+    while (this.nextQuote < nl) {
+      const q = this.nextQuote;
+      // A CR before the quote is outside any quoted value, where csv-parse must judge it.
+      if (this.nextCr < q) return IRREGULAR;
+      if (q !== p && b[q - 1] !== this.delimiterCode) return this.strayQuotes(b, p);
+      let close = b.indexOf(QUOTE, q + 1);
+      while (close >= 0 && close + 1 < n && b[close + 1] === QUOTE) close = b.indexOf(QUOTE, close + 2);
+      if (close < 0 || close + 1 >= n) return this.pending(n, p);
+      const after = b[close + 1];
+      if (after !== this.delimiterCode && after !== LF && after !== CR) return IRREGULAR;
+      if (close > nl || this.nextCr < close) {
+        lines += countBreaks(b, q + 1, close);
+        if (close > nl) {
+          nl = this.nextLf = indexOr(b, LF, close);
+          if (nl === n) return this.pending(n, p);
+        }
+        this.nextCr = indexOr(b, CR, close);
+      }
+      this.nextQuote = indexOr(b, QUOTE, close + 1);
+      if (nl - p > this.maxBytes) return IRREGULAR;
+    }
+    let end = nl;
+    if (this.crlf) {
+      // A lone LF is data in a CRLF file, and a CR inside a line is data too: csv-parse decides those.
+      if (nl === p || this.nextCr !== nl - 1) return IRREGULAR;
+      end = nl - 1;
+    } else if (this.nextCr < nl) return IRREGULAR;
+    if (end - p > this.maxBytes) return IRREGULAR;
+    this.strays = noStrays;
+    this.empty = end === p;
+    this.count = 0;
+    this.textStart = p;
+    this.textEnd = end;
+    this.lines = lines;
+    this.canonical = false;
+    return nl + 1;
+  }
+
+  /**
+   * The line at p holds a quote inside an unquoted value. If it is otherwise plain (quoted values, if any,
+   * open and close on this line; no stray CR), it is one record that csv-parse reports once per such
+   * quote: see `strays`. Otherwise IRREGULAR, for csv-parse itself.
+   */
+  private strayQuotes(b: Buffer, p: number): number {
+    const nl = b.indexOf(LF, p);
+    if (nl < 0) return this.pending(b.length, p);
+    const end = this.crlf ? nl - 1 : nl;
+    if (end - p > this.maxBytes || (this.crlf && b[end] !== CR)) return IRREGULAR;
     const strays: number[] = [];
     let field = 0;
     let i = p;
     while (i < end) {
-      if (s.charCodeAt(i) === QUOTE) {
+      if (b[i] === QUOTE) {
         // A quoted value: it must close on this line, followed by a delimiter or the line's end.
-        let q = s.indexOf('"', i + 1);
-        while (q >= 0 && q < end && s.charCodeAt(q + 1) === QUOTE) q = s.indexOf('"', q + 2);
-        if (q < 0 || q >= end || countBreaks(s, i + 1, q) > 0) return IRREGULAR;
+        let q = b.indexOf(QUOTE, i + 1);
+        while (q >= 0 && q < end && b[q + 1] === QUOTE) q = b.indexOf(QUOTE, q + 2);
+        if (q < 0 || q >= end || countBreaks(b, i + 1, q) > 0) return IRREGULAR;
         i = q + 1;
         if (i === end) break;
-        if (s.charCodeAt(i) !== this.delimiterCode) return IRREGULAR;
+        if (b[i] !== this.delimiterCode) return IRREGULAR;
         i += 1;
         field += 1;
         continue;
       }
       for (; i < end; i += 1) {
-        const c = s.charCodeAt(i);
+        const c = b[i];
         if (c === this.delimiterCode) break;
         if (c === CR) return IRREGULAR;
         if (c === QUOTE) strays.push(field);
@@ -185,29 +262,46 @@ export class RecordScanner {
     // Too many for a row of data: csv-parse refuses the line (see csvLimits.maxSkipsPerLine).
     if (strays.length === 0 || strays.length > csvLimits.maxSkipsPerLine) return IRREGULAR;
     this.strays = strays;
-    this.cells = noCells;
+    this.count = 0;
     this.empty = false;
     this.canonical = false;
+    this.textStart = p;
     this.textEnd = end;
     this.lines = 1;
     return nl + 1;
   }
 
-  private pending(s: string, p: number): number {
-    return s.length - p > this.maxChars ? IRREGULAR : INCOMPLETE;
+  private pending(n: number, p: number): number {
+    return n - p > this.maxBytes ? IRREGULAR : INCOMPLETE;
+  }
+
+  private grow(): void {
+    const size = this.starts.length * 2;
+    const [starts, ends, quoting] = [new Int32Array(size), new Int32Array(size), new Uint8Array(size)];
+    starts.set(this.starts);
+    ends.set(this.ends);
+    quoting.set(this.quoting);
+    [this.starts, this.ends, this.quoting] = [starts, ends, quoting];
   }
 }
 
-function indexOr(s: string, search: string, from: number): number {
-  const at = s.indexOf(search, from);
-  return at < 0 ? s.length : at;
+function indexOr(b: Buffer, byte: number, from: number): number {
+  const at = b.indexOf(byte, from);
+  return at < 0 ? b.length : at;
 }
 
-/** CRs and LFs in s[from, to). */
-function countBreaks(s: string, from: number, to: number): number {
+/** A field's value: text[start, end) decoded, quotes removed (`quoting` 1 or 2), doubled quotes undone (2). */
+export function cellText(text: Buffer, start: number, end: number, quoting: number): string {
+  if (quoting === 0) return text.toString('utf8', start, end);
+  const inner = text.toString('utf8', start + 1, end - 1);
+  return quoting === 2 ? inner.replaceAll('""', '"') : inner;
+}
+
+/** CRs and LFs in b[from, to). */
+function countBreaks(b: Uint8Array, from: number, to: number): number {
   let n = 0;
   for (let i = from; i < to; i += 1) {
-    const c = s.charCodeAt(i);
+    const c = b[i];
     if (c === LF || c === CR) n += 1;
   }
   return n;

@@ -7,6 +7,8 @@ import { csvLimits } from './limits.js';
 import type { RecordHandler } from './record-handler.js';
 import { discoverEnding, INCOMPLETE, RecordScanner, type LineEnding } from './record-scanner.js';
 
+const noCells: string[] = [];
+
 /**
  * Streams bytes through the decoding stages and reads records exactly as csv-parse reads them (arrays, not
  * `columns`, so no field is ever dropped), handing them to `handler` in order.
@@ -38,18 +40,19 @@ export interface ReadOptions {
   boundary?: (offset: number, line: number, ending: LineEnding | undefined) => void;
 }
 
-/** The fast path's length bound: a record this long (in UTF-16 units, at most 3 bytes each) cannot reach csv-parse's byte bound. */
-const fastMaxChars = Math.floor(csvLimits.maxRecordChars / 3);
+/** The fast path's length bound: a record of this many bytes (so at most as many characters) cannot reach csv-parse's bound. */
+const fastMaxBytes = Math.floor(csvLimits.maxRecordChars / 3);
 /** Lines of text csv-parse is first given at an irregular record: enough for a stray quote, which it closes at the line end. */
 const firstPieceLines = 4;
+const noBytes: Buffer = Buffer.alloc(0);
 class RecordSink extends Writable {
-  private rest = '';
+  private rest: Buffer = noBytes;
   /** csv-parse's line number where `rest` starts. */
   private line = 1;
   private scanner: RecordScanner | undefined;
   private ending: LineEnding | '\r' | undefined;
   /** Handed with each record already in validated.csv's form; one object, updated, so nothing is allocated per record. */
-  private readonly copy = { text: '', textId: 0, start: 0, end: 0, lf: true };
+  private readonly copy: { text: Buffer; start: number; end: number; lf: boolean } = { text: noBytes, start: 0, end: 0, lf: true };
   /** Input bytes received so far. */
   private received = 0;
   /** csv-parse reading an irregular stretch, while it has not yet read a good record. */
@@ -64,7 +67,7 @@ class RecordSink extends Writable {
     this.line = options.firstLine ?? 1;
     if (options.ending) {
       this.ending = options.ending;
-      this.scanner = new RecordScanner(delimiter, options.ending, fastMaxChars);
+      this.scanner = new RecordScanner(delimiter, options.ending, fastMaxBytes);
     }
   }
 
@@ -75,10 +78,9 @@ class RecordSink extends Writable {
         const after = this.stretch.feed(chunk);
         if (after === undefined) return done();
         this.endStretch();
-        // The decoding stages pass whole UTF-8 characters only, so each chunk (and its tail) decodes on its own.
-        this.read(after.toString('utf8'), false);
-      } else this.read(chunk.toString('utf8'), false);
-      if (!this.stretch && this.scanner) this.options.boundary?.(this.received - Buffer.byteLength(this.rest, 'utf8'), this.line, this.scanner.ending);
+        this.read(after, false);
+      } else this.read(chunk, false);
+      if (!this.stretch && this.scanner) this.options.boundary?.(this.received - this.rest.length, this.line, this.scanner.ending);
       done();
     } catch (err) {
       done(err as Error);
@@ -87,7 +89,7 @@ class RecordSink extends Writable {
 
   override _final(done: (err?: Error | null) => void): void {
     try {
-      if (!this.stretch) this.read('', true);
+      if (!this.stretch) this.read(noBytes, true);
     } catch (err) {
       return done(err as Error);
     }
@@ -100,41 +102,67 @@ class RecordSink extends Writable {
     done(err);
   }
 
-  /** Reads what it can of `rest` + `text` on the fast path; keeps the unfinished tail. */
-  private read(text: string, final: boolean): void {
-    const s = this.rest.length > 0 ? this.rest + text : text;
-    this.rest = '';
+  /**
+   * Reads what it can of `rest` + `bytes`; keeps the unfinished tail. The tail is joined with the chunk's
+   * first line only, which mostly finishes its record, and the chunk is read in place from there: a copy
+   * of every chunk would be megabytes of garbage outside the thread's bounded heap.
+   */
+  private read(bytes: Buffer, final: boolean): void {
+    if (this.rest.length === 0 || !this.scanner || bytes.length === 0) return this.readText(bytes, final);
+    const nl = bytes.indexOf(0x0a);
+    const k = nl < 0 ? bytes.length : nl + 1;
+    this.readText(bytes.subarray(0, k), final && k === bytes.length);
+    if (k === bytes.length) return;
+    let after: Buffer | undefined = bytes.subarray(k);
+    if (this.stretch) {
+      after = this.stretch.feed(after);
+      if (after === undefined) return;
+      this.endStretch();
+    }
+    this.readText(after, final);
+  }
+
+  /** Reads what it can of `rest` + `bytes` on the fast path; keeps the unfinished tail. */
+  private readText(bytes: Buffer, final: boolean): void {
+    const b = this.rest.length > 0 ? Buffer.concat([this.rest, bytes]) : bytes;
+    this.rest = noBytes;
     if (!this.scanner) {
-      this.ending = discoverEnding(s, this.delimiter, final);
-      if (this.ending === '\n' || this.ending === '\r\n') this.scanner = new RecordScanner(this.delimiter, this.ending, fastMaxChars);
-      else if (this.ending === '\r' || final || s.length > csvLimits.maxRecordChars) {
+      this.ending = discoverEnding(b.toString('utf8'), this.delimiter, final);
+      if (this.ending === '\n' || this.ending === '\r\n') this.scanner = new RecordScanner(this.delimiter, this.ending, fastMaxBytes);
+      else if (this.ending === '\r' || final || b.length > csvLimits.maxRecordChars) {
         // Records ending in a lone CR, a file without a line break, or a first record that will not end: csv-parse reads it all.
-        this.startStretch(true, s, 0).feed(Buffer.from(s, 'utf8'));
+        this.startStretch(true, b.length).feed(b);
         return;
       } else {
-        this.rest = s;
+        this.rest = b;
         return;
       }
     }
     const scanner = this.scanner;
-    scanner.begin();
-    this.copy.text = s;
-    this.copy.textId += 1;
-    this.copy.lf = this.ending === '\n';
+    const handler = this.handler;
+    const copy = this.copy;
+    copy.text = b;
+    copy.lf = this.ending === '\n';
     let p = 0;
-    while (p < s.length) {
-      const next = scanner.scan(s, p);
+    while (p < b.length) {
+      const next = scanner.scan(b, p);
       if (next >= 0) {
         if (scanner.strays.length > 0) {
           // csv-parse reports each quote inside an unquoted value, then drops the record (see RecordScanner.strays).
-          for (const field of scanner.strays) this.handler.skipped(describeSkip({ code: 'INVALID_OPENING_QUOTE', column: field, message: '' }, this.line));
+          for (const field of scanner.strays) handler.skipped(describeSkip({ code: 'INVALID_OPENING_QUOTE', column: field, message: '' }, this.line));
         } else if (!scanner.empty) {
-          if (scanner.canonical) {
-            this.copy.start = p;
-            this.copy.end = scanner.textEnd;
+          if (!scanner.splitting) handler.record(noCells, undefined);
+          else {
+            // The handler may judge the record from its bytes; if not, it gets the cells.
+            if (!handler.fields?.(scanner)) {
+              if (scanner.canonical) {
+                copy.start = p;
+                copy.end = scanner.textEnd;
+              }
+              handler.record(scanner.cells(), scanner.canonical ? copy : undefined);
+            }
+            if (this.options.cellsOfFirstOnly) scanner.splitting = false;
           }
-          this.handler.record(scanner.cells, scanner.canonical ? this.copy : undefined);
-          if (this.options.cellsOfFirstOnly) scanner.splitting = false;
         }
         this.line += scanner.lines;
         p = next;
@@ -142,22 +170,23 @@ class RecordSink extends Writable {
       }
       if (next === INCOMPLETE && !final) break;
       // Irregular (or the file's unfinished end): csv-parse reads from here, a piece at a time, until it has read a good record.
-      const stretch = this.startStretch(final, s, p);
-      let end = lineEndAfter(s, p, firstPieceLines);
+      const stretch = this.startStretch(final, b.length - p);
+      let end = lineEndAfter(b, p, firstPieceLines);
       let from = p;
       for (;;) {
-        const after = stretch.feed(Buffer.from(s.slice(from, end), 'utf8'));
+        const after = stretch.feed(b.subarray(from, end));
         if (after !== undefined) {
           this.endStretch();
-          p = end - after.toString('utf8').length;
+          p = end - after.length;
           break;
         }
-        if (end === s.length) return;
+        if (end === b.length) return;
         from = end;
-        end = lineEndAfter(s, Math.min(s.length, end + 2 * (end - p)), 1);
+        end = lineEndAfter(b, Math.min(b.length, end + 2 * (end - p)), 1);
       }
     }
-    this.rest = s.slice(p);
+    // A copy: the tail must not keep the whole chunk alive.
+    this.rest = p < b.length ? Buffer.from(b.subarray(p)) : noBytes;
   }
 
   /**
@@ -165,12 +194,11 @@ class RecordSink extends Writable {
    * it hands back after its first good record. Reading to the end, it reports each good record's end as a
    * boundary, so a file csv-parse reads whole (lone-CR line breaks) can still be cut into blocks.
    */
-  private startStretch(toTheEnd: boolean, s: string, from: number): Stretch {
+  private startStretch(toTheEnd: boolean, restBytes: number): Stretch {
     const boundary = this.options.boundary;
     let atRecordEnd: ((bytes: number, line: number) => void) | undefined;
     if (boundary && toTheEnd) {
-      // Only then is the stretch's byte offset needed: measuring the rest of the text per broken record would not be free.
-      const start = this.received - Buffer.byteLength(s.slice(from), 'utf8');
+      const start = this.received - restBytes;
       const ending = this.ending === '\r' ? undefined : this.ending;
       atRecordEnd = (bytes, line) => boundary(start + bytes, line, ending);
     }
@@ -196,11 +224,11 @@ class RecordSink extends Writable {
 }
 
 /** Where the n-th LF at or after `from` ends, or the text's end. */
-function lineEndAfter(s: string, from: number, n: number): number {
-  let at = Math.min(from, s.length);
+function lineEndAfter(b: Buffer, from: number, n: number): number {
+  let at = Math.min(from, b.length);
   for (let i = 0; i < n; i += 1) {
-    const nl = s.indexOf('\n', at);
-    if (nl < 0) return s.length;
+    const nl = b.indexOf(0x0a, at);
+    if (nl < 0) return b.length;
     at = nl + 1;
   }
   return at;

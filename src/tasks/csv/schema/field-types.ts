@@ -93,7 +93,7 @@ function isPlainDecimal(raw: string): boolean {
 
 const monthDays = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 /** Gregorian days per month without building a Date per cell; years 0-99 are 1900-1999 as Date.UTC reads them. */
-function validDay(y: number, m: number, d: number): boolean {
+export function validDay(y: number, m: number, d: number): boolean {
   if (m < 1 || m > 12 || d < 1) return false;
   const year = y <= 99 ? 1900 + y : y;
   const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
@@ -267,6 +267,11 @@ export class TypeInference {
       merged.seen ||= s.seen;
     }
     return merged;
+  }
+
+  /** Whether a value can still narrow the type (once it is text, values are not looked at). */
+  get open(): boolean {
+    return this.possible !== 0;
   }
 
   state(): InferenceState {

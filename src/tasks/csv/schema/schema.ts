@@ -3,6 +3,8 @@ import { BadInputError } from '../../../contract/errors.js';
 import type { TableSchema } from '../options.js';
 import { converterFor, Invalid, type FieldType } from './field-types.js';
 import { compileUserPattern } from './user-pattern.js';
+import { bytesEqual, isIsoDateBytes, isPlainDecimalBytes, isPlainIntegerBytes, plainDecimal, trimmedDecimalEnd } from './byte-values.js';
+import { cellText, type RecordFields } from '../read/record-scanner.js';
 
 type Field = TableSchema['fields'][number];
 
@@ -26,6 +28,14 @@ export interface CompiledSchema {
    * problem. Same result as `row.safeParse`, without zod's per-row allocations (see `compileSchema`).
    */
   check(cells: readonly string[]): NormalisedRow | RowIssue;
+  /**
+   * Checks a record (of the header's length) from its bytes, as `check` would: -1 if a cell is invalid or
+   * not judged (then ask `check`, which names the problem), else how many cells normalisation changes,
+   * each one's normal form in `changes[i]` (null: missing), undefined for a cell kept as it is. Fields
+   * whose type allows it are judged on the bytes; others decode their cell and run their check. Absent for
+   * a schema with a `unique` constraint, whose checks must see each row exactly once.
+   */
+  checkBytes: ((record: RecordFields, changes: (string | null | undefined)[]) => number) | undefined;
 }
 
 /** A field's check as a plain function: the normalised cell, null when missing, or why it fails. */
@@ -41,6 +51,21 @@ export function compileSchema(schema: TableSchema, header: readonly string[]): C
   const ordered = fieldsInHeaderOrder(schema, header);
   const missing = new Set(schema.missingValues ?? defaultMissingValues);
   const checks = ordered.map(({ field, index }) => compileField(field, index, missing).check);
+  const byteChecks = ordered.map(({ field }, i) => byteCheckOf(field, checks[i]!, missing));
+  const checkBytes = (record: RecordFields, changes: (string | null | undefined)[]): number => {
+    const { text, starts, ends, quoting } = record;
+    let changed = 0;
+    for (let i = 0; i < byteChecks.length; i += 1) {
+      const result = byteChecks[i]!(text, starts[i]!, ends[i]!, quoting[i]!);
+      if (result === true) changes[i] = undefined;
+      else if (result === false) return -1;
+      else {
+        changes[i] = result;
+        changed += 1;
+      }
+    }
+    return changed;
+  };
   const schemas = checks.map((check) => asZod(check));
   const row = z.tuple(schemas as [z.ZodType<string | null, string>]) as unknown as z.ZodType<NormalisedRow, string[]>;
   // The zod tuple's transforms are these same functions; calling them directly saves zod's per-row result
@@ -60,8 +85,77 @@ export function compileSchema(schema: TableSchema, header: readonly string[]): C
     const issue = schemas[failed]!.safeParse(cells[failed]).error?.issues[0];
     return { column: header[failed] ?? null, value: cells[failed] ?? null, error: issue?.message ?? 'invalid value' };
   };
-  return { schema: { ...schema, fields: ordered.map((o) => o.field) }, row, check };
+  return { schema: { ...schema, fields: ordered.map((o) => o.field) }, row, check, checkBytes: hasUniqueConstraint(schema) ? undefined : checkBytes };
 }
+
+/**
+ * A cell as written in the record (`quoting` as RecordFields has it) against its field's check: true if
+ * it is valid and normal as it is, its normal form if valid but written otherwise, false if invalid.
+ */
+type ByteCheck = (text: Buffer, start: number, end: number, quoting: number) => boolean | string | null;
+
+/**
+ * A field's ByteCheck. Plain integers and decimals (with minimum and maximum), ISO dates, `true`/`false`
+ * and unconstrained strings are judged on the bytes, by the same rules as their converters' own fast
+ * paths (byte-values.ts); anything else, or any cell those rules do not settle, is decoded and checked.
+ */
+function byteCheckOf(field: Field, check: FieldCheck, missing: ReadonlySet<string>): ByteCheck {
+  const general: ByteCheck = (text, start, end, quoting) => {
+    const raw = cellText(text, start, end, quoting);
+    const value = check(raw);
+    if (value instanceof Invalid) return false;
+    return value === raw || (value === null && raw === '') || value;
+  };
+  const c = field.constraints ?? {};
+  if (!(missing.size === 1 && missing.has('')) || c.pattern !== undefined || c.enum !== undefined || c.unique) return general;
+  const required = c.required === true;
+  const bounded = c.minimum !== undefined || c.maximum !== undefined;
+  switch (field.type) {
+    case 'string':
+      // A string is its own normal form; only a required one can fail, when empty.
+      return (_, start, end, quoting) => !required || end - start > (quoting === 0 ? 0 : 2);
+    case 'integer':
+    case 'number': {
+      const plain = field.type === 'integer' ? isPlainIntegerBytes : isPlainDecimalBytes;
+      // As compileField reads them (checkSchema has made sure they are of the type).
+      const convert = converterFor(field, 'the field');
+      const min = c.minimum === undefined ? -Infinity : Number(convert(String(c.minimum)));
+      const max = c.maximum === undefined ? Infinity : Number(convert(String(c.maximum)));
+      const inBounds = (text: Buffer, start: number, end: number) => {
+        if (!bounded) return true;
+        const value = plainDecimal(text, start, end) ?? Number(text.toString('latin1', start, end));
+        return value >= min && value <= max;
+      };
+      return (text, start, end, quoting) => {
+        if (quoting === 0 && plain(text, start, end)) return inBounds(text, start, end);
+        if (quoting === 0 && field.type === 'number') {
+          // The common unnormal number, `12.50`: its normal form is a prefix of it.
+          const trimmed = trimmedDecimalEnd(text, start, end);
+          if (trimmed >= 0) return inBounds(text, start, trimmed) && text.toString('latin1', start, trimmed);
+        }
+        return start === end && quoting === 0 ? !required : general(text, start, end, quoting);
+      };
+    }
+    case 'boolean': {
+      // What the check makes of the two normal forms themselves (a schema may list them among the other's values).
+      const keepsTrue = check('true') === 'true';
+      const keepsFalse = check('false') === 'false';
+      return (text, start, end, quoting) => {
+        if (quoting === 0 && bytesEqual(text, start, end, TRUE)) return keepsTrue;
+        if (quoting === 0 && bytesEqual(text, start, end, FALSE)) return keepsFalse;
+        return start === end && quoting === 0 ? !required : general(text, start, end, quoting);
+      };
+    }
+    case 'date':
+      if (bounded || (field.format && field.format !== 'default' && field.format !== 'any')) return general;
+      return (text, start, end, quoting) => (quoting === 0 && isIsoDateBytes(text, start, end)) || (start === end && quoting === 0 ? !required : general(text, start, end, quoting));
+    default:
+      return general;
+  }
+}
+
+const TRUE = Buffer.from('true');
+const FALSE = Buffer.from('false');
 
 /** The schema as applied to a file: its fields in the header's order (CSV_SCHEMA_MISMATCH unless they name the same columns). */
 export function schemaInHeaderOrder(schema: TableSchema, header: readonly string[]): TableSchema {

@@ -1,14 +1,21 @@
 import type { TableSchema } from '../options.js';
-import { csvLine } from '../read/csv-text.js';
+import { csvCell, csvLine } from '../read/csv-text.js';
 import { TypeInference, type InferenceState } from '../schema/field-types.js';
 import type { RecordHandler, RecordText } from '../read/record-handler.js';
+import { cellText } from '../read/record-scanner.js';
 import type { RejectLine } from '../reports.js';
 import { compileSchema, defaultMissingValues, schemaInHeaderOrder, type CompiledSchema } from '../schema/schema.js';
 
+/** Where `OutputText.take` joins a block's pieces: one buffer per thread, grown to the largest block's output. */
+let joined = Buffer.allocUnsafe(0);
+
 /** A block's output text: written pieces, and runs of input records copied as they are, joined once. */
 export class OutputText {
-  private readonly parts: string[] = [];
-  private run = { text: '', textId: -1, start: 0, end: -1 };
+  private readonly parts: (string | Buffer)[] = [];
+  /** The run of copied records being extended: bytes [runStart, runEnd) of `runText`. */
+  private runText: Buffer | undefined;
+  private runStart = 0;
+  private runEnd = 0;
 
   write(text: string): void {
     this.endRun();
@@ -17,27 +24,59 @@ export class OutputText {
 
   /** The record's own text and a LF; a record that follows the last one copied extends the same slice. */
   copy(record: RecordText): void {
-    const run = this.run;
-    if (!record.lf) return this.write(record.text.slice(record.start, record.end) + '\n');
-    if (record.textId === run.textId && record.start === run.end) {
-      run.end = record.end + 1;
+    if (!record.lf) {
+      this.copyBytes(record.text, record.start, record.end);
+      this.write('\n');
+    } else this.copyBytes(record.text, record.start, record.end + 1);
+  }
+
+  /** Bytes [start, end) of `text` as they are; bytes that follow the last ones copied extend the same slice. */
+  copyBytes(text: Buffer, start: number, end: number): void {
+    if (text === this.runText && start === this.runEnd) {
+      this.runEnd = end;
       return;
     }
     this.endRun();
-    this.run = { text: record.text, textId: record.textId, start: record.start, end: record.end + 1 };
+    this.runText = text;
+    this.runStart = start;
+    this.runEnd = end;
   }
 
+  /** The text as UTF-8 in a fresh buffer of its own (safe to transfer), emptied as `take` does. */
+  bytes(): Uint8Array {
+    const length = this.byteLength();
+    const out = Buffer.from(new ArrayBuffer(length));
+    this.joinInto(out);
+    return new Uint8Array(out.buffer, 0, length);
+  }
+
+  /** The text as a string, emptied (`bytes` saves the round trip for a caller that wants UTF-8). */
   take(): string {
+    // Joined as bytes in a buffer kept for the next block, then decoded once: a flat string, and no
+    // megabyte of garbage outside the bounded heap per block.
+    const length = this.byteLength();
+    if (joined.length < length) joined = Buffer.allocUnsafe(Math.max(length, 2 * joined.length));
+    this.joinInto(joined);
+    return joined.toString('utf8', 0, length);
+  }
+
+  private byteLength(): number {
     this.endRun();
-    const text = this.parts.join('');
+    let length = 0;
+    for (const part of this.parts) length += typeof part === 'string' ? Buffer.byteLength(part) : part.length;
+    return length;
+  }
+
+  private joinInto(out: Buffer): void {
+    let at = 0;
+    for (const part of this.parts) at += typeof part === 'string' ? out.write(part, at) : part.copy(out, at);
     this.parts.length = 0;
-    return text;
   }
 
   private endRun(): void {
-    if (this.run.end < 0) return;
-    this.parts.push(this.run.text.slice(this.run.start, this.run.end));
-    this.run = { text: '', textId: -1, start: 0, end: -1 };
+    if (!this.runText) return;
+    this.parts.push(this.runText.subarray(this.runStart, this.runEnd));
+    this.runText = undefined;
   }
 }
 
@@ -86,7 +125,11 @@ export class RowValidator {
   block(start: BlockStart, out: BlockOutputs): { handler: RecordHandler; counts: RowCounts } {
     const counts: RowCounts = { rowsRead: 0, rowsValid: 0, rowsRejected: 0 };
     const { header, compiled, inference, missing, delimiter } = this;
+    const checkBytes = compiled?.checkBytes;
+    const changes: (string | null | undefined)[] = [];
     let expectHeader = start.withHeader;
+    // A record copied from the bytes: one object, updated, so nothing is allocated per record.
+    const copy: { text: Buffer; start: number; end: number; lf: boolean } = { text: Buffer.alloc(0), start: 0, end: 0, lf: true };
     const reject = (line: Omit<RejectLine, 'row'>) => {
       counts.rowsRejected += 1;
       out.rejects.write(JSON.stringify({ row: start.firstRow + counts.rowsRead, ...line } satisfies RejectLine) + '\n');
@@ -117,6 +160,40 @@ export class RowValidator {
           else out.validated.write(csvLine(cells));
         }
         counts.rowsValid += 1;
+      },
+      fields(record) {
+        // The common row, valid and already in validated.csv's form, never becomes strings.
+        if (expectHeader || !record.canonical || record.count !== header.length) return false;
+        let changed = 0;
+        if (compiled) {
+          changed = checkBytes ? checkBytes(record, changes) : -1;
+          if (changed < 0) return false;
+        } else {
+          for (let i = 0; i < record.count; i += 1) {
+            if (!inference[i]!.open) continue;
+            const cell = cellText(record.text, record.starts[i]!, record.ends[i]!, record.quoting[i]!);
+            if (!missing.has(cell)) inference[i]!.observe(cell);
+          }
+        }
+        counts.rowsRead += 1;
+        counts.rowsValid += 1;
+        copy.text = record.text;
+        copy.start = record.textStart;
+        copy.end = record.textEnd;
+        copy.lf = record.lf;
+        if (changed === 0) out.validated.copy(copy);
+        else {
+          // The cells normalisation changed are written anew, the text around them copied.
+          for (let i = 0; i < record.count; i += 1) {
+            const value = changes[i];
+            if (value === undefined) continue;
+            out.validated.copyBytes(record.text, copy.start, record.starts[i]!);
+            out.validated.write(csvCell(value));
+            copy.start = record.ends[i]!;
+          }
+          out.validated.copy(copy);
+        }
+        return true;
       },
       skipped(message) {
         counts.rowsRead += 1;
