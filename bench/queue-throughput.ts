@@ -1,14 +1,18 @@
 /**
  * No-op task throughput through receive → handle → delete, against fauxqs running as its own process.
- * Side by side in one run, at equal concurrency (messages in flight at most):
+ * Side by side in one run, at equal concurrency (messages in handlers at most), all on one SQSClient
+ * (same handler, keep-alive and socket limit):
  *   - stageline's QueueConsumer (one loop, concurrency C),
  *   - sqs-consumer with handleMessageBatch returning the batch (C/10 consumers of batch 10),
  *   - a bare SDK loop (C/10 loops of receive 10 → DeleteMessageBatch).
- * Usage: npm run bench [-- --messages 3000 --rounds 3 --concurrency 10,50]
+ * The machine is shared and noisy: compare the ratios, which pair runs of the same round.
+ * Usage: npm run bench [-- --messages 3000 --rounds 3 --concurrency 10,50 --only stageline]
  */
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import {
   CreateQueueCommand,
   DeleteMessageBatchCommand,
@@ -28,6 +32,8 @@ const { values } = parseArgs({
     messages: { type: 'string', default: '3000' },
     rounds: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '10,50' },
+    // One contender alone (e.g. under `node --cpu-prof`): the table then has only its column.
+    only: { type: 'string' },
   },
 });
 const N = Number(values.messages);
@@ -64,6 +70,31 @@ const port = await freePort();
 const stopFauxqs = await startFauxqsProcess(port);
 const sqs = new SQSClient({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
 
+/**
+ * The measured run: SQS calls by operation (every contender should need the same), and the messages
+ * deleted so far. A run ends when the last delete returns, seen here on the shared client, rather than
+ * by polling the queue's counts: a poll every few ms would charge each contender CPU in proportion to
+ * its duration, the slowest most.
+ */
+let run: { calls: Record<string, number>; deleted: number; allDeleted: () => void } | undefined;
+sqs.middlewareStack.add(
+  (next, context) => async (args) => {
+    const current = run;
+    if (current) current.calls[context.commandName ?? '?'] = (current.calls[context.commandName ?? '?'] ?? 0) + 1;
+    const result = await next(args);
+    if (current && 'Successful' in result.output && context.commandName === 'DeleteMessageBatchCommand') {
+      current.deleted += result.output.Successful?.length ?? 0;
+      if (current.deleted >= N) current.allDeleted();
+    }
+    return result;
+  },
+  { step: 'initialize', name: 'benchRunMeter' },
+);
+
+// Garbage left by filling the queue would otherwise be collected on the next contender's time.
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
+
 let queueSeq = 0;
 async function filledQueue(): Promise<string> {
   const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: `bench-${queueSeq++}` }));
@@ -79,14 +110,13 @@ async function filledQueue(): Promise<string> {
   return QueueUrl;
 }
 
-async function untilEmpty(queueUrl: string): Promise<void> {
-  for (;;) {
-    const a = await sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
-    );
-    if (Number(a.Attributes?.ApproximateNumberOfMessages) + Number(a.Attributes?.ApproximateNumberOfMessagesNotVisible) === 0) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
+/** After a run: every message was deleted exactly once, none is left or back. */
+async function assertEmpty(queueUrl: string, name: string): Promise<void> {
+  const a = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+  );
+  const left = Number(a.Attributes?.ApproximateNumberOfMessages) + Number(a.Attributes?.ApproximateNumberOfMessagesNotVisible);
+  if (left !== 0) throw new Error(`${name} left ${left} messages on the queue`);
 }
 
 type Contender = (queueUrl: string, concurrency: number) => Promise<() => Promise<void>>;
@@ -140,44 +170,61 @@ const contenders: Record<string, Contender> = {
   },
 };
 
-const results: Record<string, Record<number, number[]>> = {};
-const cpuResults: Record<string, Record<number, number[]>> = {};
+const names = Object.keys(contenders).filter((n) => values.only === undefined || values.only.split(',').includes(n));
+/** Per contender and concurrency, one figure per counted round, in round order (so rounds can be paired). */
+const rates: Record<string, Record<number, number[]>> = {};
+const cpus: Record<string, Record<number, number[]>> = {};
 // Round 0 warms up the JIT of both processes and is not counted: the first contender would otherwise pay for it.
 for (let round = 0; round <= rounds; round++) {
   for (const concurrency of levels) {
     // Rotate the order each round so no contender always goes first on a warm or cold machine.
-    const names = Object.keys(contenders);
     const order = names.map((_, i) => names[(i + round) % names.length]!);
     for (const name of order) {
       const queueUrl = await filledQueue();
+      collectGarbage();
+      let allDeleted!: () => void;
+      const finished = new Promise<void>((resolve) => (allDeleted = resolve));
+      const measured = (run = { calls: {}, deleted: 0, allDeleted });
       const started = performance.now();
       const cpuBefore = process.cpuUsage();
       const stop = await contenders[name]!(queueUrl, concurrency);
-      await untilEmpty(queueUrl);
+      await finished;
       const seconds = (performance.now() - started) / 1000;
       const cpu = process.cpuUsage(cpuBefore);
+      run = undefined;
       await stop();
+      await assertEmpty(queueUrl, name);
       const cpuMicrosPerMessage = (cpu.user + cpu.system) / N;
       if (round > 0) {
-        ((results[name] ??= {})[concurrency] ??= []).push(N / seconds);
-        ((cpuResults[name] ??= {})[concurrency] ??= []).push(cpuMicrosPerMessage);
+        ((rates[name] ??= {})[concurrency] ??= []).push(N / seconds);
+        ((cpus[name] ??= {})[concurrency] ??= []).push(cpuMicrosPerMessage);
       }
+      const calls = Object.entries(measured.calls).map(([op, n]) => `${op.replace('Command', '')} ${n}`).join(', ');
       process.stderr.write(
-        `${round === 0 ? 'warm-up' : `round ${round}`} c=${concurrency} ${name}: ${(N / seconds).toFixed(0)} msg/s, client CPU ${cpuMicrosPerMessage.toFixed(0)} µs/msg\n`,
+        `${round === 0 ? 'warm-up' : `round ${round}`} c=${concurrency} ${name}: ${(N / seconds).toFixed(0)} msg/s, client CPU ${cpuMicrosPerMessage.toFixed(0)} µs/msg (${calls})\n`,
       );
     }
   }
 }
 stopFauxqs();
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
-console.log(`\n${N} messages per run, ${rounds} rounds, median msg/s (fauxqs in its own process, node ${process.version})\n`);
-console.log(`| concurrency | stageline | sqs-consumer | bare SDK loop | stageline ÷ sqs-consumer | stageline ÷ bare | client CPU µs/msg (stageline / sqs-consumer / bare) |`);
-console.log(`| --- | --- | --- | --- | --- | --- | --- |`);
+const median = (xs: number[]) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+};
+/** Ratios of runs made in the same round, a few seconds apart: the machine's noise hits both sides of each alike. */
+const pairedRatio = (of: Record<string, Record<number, number[]>>, a: string, b: string, c: number) =>
+  median((of[a]?.[c] ?? []).map((x, i) => x / (of[b]?.[c]?.[i] ?? NaN)));
+const fmt = (x: number, digits = 0) => (Number.isFinite(x) && x !== 0 ? x.toFixed(digits) : '–');
+console.log(`\n${N} messages per run, ${rounds} rounds (+1 warm-up), medians (fauxqs in its own process, node ${process.version})\n`);
+console.log(`| concurrency | msg/s stageline / sqs-consumer / bare | stageline ÷ sqs-consumer | stageline ÷ bare | client CPU µs/msg stageline / sqs-consumer / bare | CPU/msg stageline ÷ bare |`);
+console.log(`| --- | --- | --- | --- | --- | --- |`);
 for (const c of levels) {
-  const s = median(results.stageline?.[c] ?? []);
-  const q = median(results['sqs-consumer']?.[c] ?? []);
-  const b = median(results['bare SDK loop']?.[c] ?? []);
-  const cpu = ['stageline', 'sqs-consumer', 'bare SDK loop'].map((n) => median(cpuResults[n]?.[c] ?? []).toFixed(0)).join(' / ');
-  console.log(`| ${c} | ${s.toFixed(0)} | ${q.toFixed(0)} | ${b.toFixed(0)} | ${(s / q).toFixed(2)}× | ${(s / b).toFixed(2)}× | ${cpu} |`);
+  const rate = ['stageline', 'sqs-consumer', 'bare SDK loop'].map((n) => fmt(median(rates[n]?.[c] ?? []))).join(' / ');
+  const cpu = ['stageline', 'sqs-consumer', 'bare SDK loop'].map((n) => fmt(median(cpus[n]?.[c] ?? []))).join(' / ');
+  console.log(
+    `| ${c} | ${rate} | ${fmt(pairedRatio(rates, 'stageline', 'sqs-consumer', c), 2)}× | ${fmt(pairedRatio(rates, 'stageline', 'bare SDK loop', c), 2)}× | ${cpu} | ${fmt(pairedRatio(cpus, 'stageline', 'bare SDK loop', c), 2)}× |`,
+  );
 }
+console.log(`\nRatios are medians of per-round ratios (each round runs every contender back to back, order rotated).`);

@@ -111,9 +111,11 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   };
 
   const inFlightByStage = new Map<StageName, number>();
+  let inFlightTotal = 0;
   const onInFlight = (stage: StageName) => (n: number) => {
+    inFlightTotal += n - (inFlightByStage.get(stage) ?? 0);
     inFlightByStage.set(stage, n);
-    options.onInFlightChanged?.([...inFlightByStage.values()].reduce((a, b) => a + b, 0));
+    options.onInFlightChanged?.(inFlightTotal);
   };
 
   const waitTimeSeconds = options.waitTimeSeconds ?? longPollSeconds(config.DRAIN_TIMEOUT_SECONDS);

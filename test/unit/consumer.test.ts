@@ -13,6 +13,7 @@ import { pino } from 'pino';
 import { z } from 'zod';
 import { BatchDeleter } from '../../src/queue/batch-deleter.js';
 import { QueueConsumer } from '../../src/queue/consumer.js';
+import type { ProcessInfo } from '../../src/queue/instrumentation.js';
 import { done, type Outcome } from '../../src/queue/outcome.js';
 
 type Sent = ReceiveMessageCommand | DeleteMessageBatchCommand | ChangeMessageVisibilityCommand | ChangeMessageVisibilityBatchCommand | SendMessageCommand;
@@ -276,4 +277,110 @@ test('a lost lease aborts the job and the message is left alone', async () => {
   assert.ok(extensions.length >= 2, 'it kept trying after the first failure');
   assert.ok(extensions.every((c) => (c as ChangeMessageVisibilityCommand).input.VisibilityTimeout === 5), 'no release: the message is not ours any more');
   assert.equal(calls.filter((c) => c instanceof DeleteMessageBatchCommand).length, 0, 'not deleted');
+});
+
+test('a handler that looks at its signal only after the in-flight work was aborted sees it aborted, and its message is released', async () => {
+  const { client, calls } = fakeSqs([JSON.stringify({ n: 1 })]);
+  let started!: () => void;
+  const running = new Promise<void>((r) => (started = r));
+  let proceed!: () => void;
+  const aborted = new Promise<void>((r) => (proceed = r));
+  let seen: unknown;
+  const consumer = new QueueConsumer({
+    name: 't',
+    sqs: client,
+    queueUrl: 'q',
+    schema,
+    concurrency: 1,
+    logger,
+    waitTimeSeconds: 1,
+    handler: async (_m, ctx) => {
+      started();
+      await aborted;
+      seen = ctx.signal.reason;
+      ctx.signal.throwIfAborted();
+      return done;
+    },
+  });
+  consumer.start();
+  await running;
+  await consumer.stopReceiving();
+  const abort = consumer.abortInFlight('drain timeout');
+  proceed();
+  await abort;
+  assert.ok(seen instanceof Error && seen.message === 'drain timeout', String(seen));
+  assert.equal(calls.filter((c) => c instanceof DeleteMessageBatchCommand).length, 0, 'not deleted');
+  const released = calls.filter((c): c is ChangeMessageVisibilityCommand => c instanceof ChangeMessageVisibilityCommand);
+  assert.deepEqual(released.map((c) => [c.input.ReceiptHandle, c.input.VisibilityTimeout]), [['r0', 0]]);
+});
+
+test('the observer hears the in-flight count once per received batch, and 0 once all settled', async () => {
+  const { client } = fakeSqs(Array.from({ length: 4 }, (_, i) => JSON.stringify({ n: i })));
+  const counts: number[] = [];
+  const settled: string[] = [];
+  let received = 0;
+  let handled = 0;
+  const consumer = new QueueConsumer({
+    name: 't',
+    sqs: client,
+    queueUrl: 'q',
+    schema,
+    concurrency: 4,
+    logger,
+    waitTimeSeconds: 1,
+    observer: { received: (n) => (received += n), inFlightChanged: (n) => counts.push(n), settled: (o) => settled.push(o.kind) },
+    handler: async () => {
+      handled += 1;
+      return done;
+    },
+  });
+  consumer.start();
+  while (handled < 4 || consumer.inFlightCount > 0) await new Promise((r) => setTimeout(r, 5));
+  await consumer.stopReceiving();
+  assert.equal(received, 4);
+  assert.equal(counts[0], 4, 'the whole batch at once, not 1, 2, 3, 4');
+  assert.equal(counts.at(-1), 0);
+  assert.deepEqual(settled, ['done', 'done', 'done', 'done']);
+});
+
+test('instrumentation wraps each handler call and learns what the queue knows of the message', async () => {
+  const { client } = fakeSqs([JSON.stringify({ n: 7 })], 2);
+  const seen: { info: ProcessInfo; inside: boolean }[] = [];
+  let wrapping = false;
+  let insideHandler = false;
+  let handled = 0;
+  const consumer = new QueueConsumer({
+    name: 't',
+    sqs: client,
+    queueUrl: 'q',
+    schema,
+    concurrency: 1,
+    logger,
+    waitTimeSeconds: 1,
+    instrumentation: {
+      publish: (_info, _attributes, send) => send(),
+      async process(info, handle) {
+        wrapping = true;
+        try {
+          const result = await handle();
+          seen.push({ info, inside: insideHandler });
+          return result;
+        } finally {
+          wrapping = false;
+        }
+      },
+    },
+    handler: async () => {
+      insideHandler = wrapping;
+      handled += 1;
+      return done;
+    },
+  });
+  consumer.start();
+  while (handled < 1) await new Promise((r) => setTimeout(r, 5));
+  await consumer.stopReceiving();
+  assert.equal(await consumer.drain(1000), true);
+  assert.equal(seen.length, 1);
+  assert.equal(seen[0]?.inside, true, 'the handler ran inside process()');
+  assert.deepEqual({ ...seen[0]?.info, receiveLatencyMs: 0 }, { queueUrl: 'q', messageId: 'm0', receiveCount: 2, receiveLatencyMs: 0, attributes: {}, bodySize: 7 });
 });
