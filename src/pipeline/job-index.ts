@@ -66,8 +66,9 @@ export class JobIndex {
   private readonly waiting = new Map<string, QueuedMove>();
   /** Background mode: the move being made now, per job. */
   private readonly moving = new Map<string, Promise<void>>();
-  /** Ends the holds at once (the worker's stop), so that `settled` does not wait them out. */
-  private readonly flushing = new AbortController();
+  /** Background mode: the holds under way, each ended at once by `settled` (the worker's stop). */
+  private readonly holds = new Set<() => void>();
+  private flushing = false;
 
   constructor(
     readonly keys: ObjectKeys,
@@ -112,7 +113,8 @@ export class JobIndex {
 
   /** Resolves when every move started in background mode so far (and those queued behind them) is done. */
   async settled(): Promise<void> {
-    this.flushing.abort();
+    this.flushing = true;
+    for (const end of this.holds) end();
     while (this.running.size > 0) await Promise.all(this.running.values());
   }
 
@@ -137,15 +139,15 @@ export class JobIndex {
 
   private hold(): Promise<void> {
     const ms = this.options.holdMs ?? 0;
-    if (ms <= 0 || this.flushing.signal.aborted) return Promise.resolve();
+    if (ms <= 0 || this.flushing) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
-        this.flushing.signal.removeEventListener('abort', done);
+        this.holds.delete(done);
         resolve();
       };
       const timer = setTimeout(done, ms);
-      this.flushing.signal.addEventListener('abort', done);
+      this.holds.add(done);
     });
   }
 

@@ -6,6 +6,7 @@ import {
   type Message,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { BadMessageError, LeaseLostError, errorMessage } from '../contract/errors.js';
@@ -173,6 +174,8 @@ export class QueueConsumer<S extends z.ZodType> {
   private stopped = false;
 
   constructor(private readonly options: ConsumerOptions<S>) {
+    // One listener per receive in flight, removed when it returns: as many as the concurrency allows, not a leak.
+    setMaxListeners(0, this.hardStop.signal);
     this.deleter = new BatchDeleter(options.sqs, options.queueUrl);
     this.visibilityTimeoutSeconds = options.visibilityTimeoutSeconds ?? envDefaults.VISIBILITY_TIMEOUT_SECONDS;
     this.heartbeat = new Heartbeat({ sqs: options.sqs, queueUrl: options.queueUrl, visibilityTimeoutSeconds: this.visibilityTimeoutSeconds });
