@@ -10,6 +10,27 @@ import type { ThreadSpec } from './thread-protocol.js';
 const fromSource = import.meta.url.endsWith('.ts');
 const entry = new URL(fromSource ? './source-entry.mjs' : './thread-main.js', import.meta.url);
 
+/**
+ * Node options the threads inherit, less a TypeScript loader the parent runs under (the benches run the
+ * compiled build from tsx): compiled threads need none, and loading it cost each thread ~0.6 s at start.
+ * The source bootstrap registers tsx itself.
+ */
+function threadExecArgv(): string[] {
+  const out: string[] = [];
+  const argv = process.execArgv;
+  for (let i = 0; i < argv.length; i += 1) {
+    const arg = argv[i]!;
+    const loader = /^--(import|require|loader|experimental-loader)(=|$)/.exec(arg);
+    const value = loader ? (loader[2] === '=' ? arg.slice(arg.indexOf('=') + 1) : argv[i + 1]) : undefined;
+    if (value?.includes('tsx')) {
+      if (loader?.[2] !== '=') i += 1;
+      continue;
+    }
+    out.push(arg);
+  }
+  return out;
+}
+
 export interface CsvPoolOptions {
   /** Checker threads one validation runs besides its reader (CSV_THREADS). */
   checkers: number;
@@ -83,6 +104,7 @@ export class CsvPool {
         concurrentTasksPerWorker: 1,
         idleTimeout: 60_000,
         resourceLimits: heapLimits(heap, uniqueHeapMb),
+        execArgv: threadExecArgv(),
       });
       this.pools.set(heap, pool);
     }
