@@ -208,11 +208,12 @@ describe('reads stay in scope, and a jobId belongs to its first input', () => {
     const key = 'uploads/attacker-running/data.csv';
     await bench.put(`uploads/${jobId}/data.csv`, own);
     await bench.put(key, 'name,secret\nmallory,overwritten\n');
-    // Validation's read of the running job's input takes 3 s: the attack lands while the job is in flight.
+    // Validation's write of the running job's validated.csv takes 3 s: the attack lands while the job is in flight.
+    // (Its input fits validation's 1 MiB head read, so that ranged read is the only read of it validation makes.)
     bench.stack.clients.s3.middlewareStack.add(
       (next, context) => async (args) => {
-        const input = args.input as { Key?: string; Range?: string };
-        if (context.commandName === 'GetObjectCommand' && input.Key === `uploads/${jobId}/data.csv` && !input.Range) await new Promise((r) => setTimeout(r, 3000));
+        const input = args.input as { Key?: string };
+        if (context.commandName === 'PutObjectCommand' && input.Key === `jobs/${jobId}/validated.csv`) await new Promise((r) => setTimeout(r, 3000));
         return next(args);
       },
       { step: 'initialize', name: 'slowRunningVictim' },
