@@ -114,7 +114,8 @@ test('a delay longer than the longest SQS delay hops: the job still starts no ea
 
 test('stageline cancel: a scheduled job stays cancelled, writes nothing but its status and announces nothing; a started job cannot be cancelled', async () => {
   const key = await upload('cancel-1');
-  const runAt = new Date(Date.now() + 5000).toISOString();
+  // Far enough ahead that starting the CLI on a loaded machine (seconds under tsx) still lands before it.
+  const runAt = new Date(Date.now() + 12_000).toISOString();
   await sendRaw(stack.clients.sqs, ingestionUrl(), JSON.stringify({ jobId: 'cancel-1', input: { key }, kind: 'csv', runAt }));
   await eventually(async () => ((await jobStatus(stack.store, 'cancel-1'))?.state === 'scheduled' ? true : undefined), 'the scheduled state', 3000);
 
