@@ -8,7 +8,7 @@ import { BadInputError } from '../../src/contract/errors.js';
 import type { TableSchema } from '../../src/tasks/csv/options.js';
 import { sniffCsv } from '../../src/tasks/csv/read/sniff.js';
 import { CsvPool } from '../../src/tasks/csv/threads/csv-pool.js';
-import { runCsvThread } from '../../src/tasks/csv/threads/thread-host.js';
+import { pieceBytes, runCsvThread } from '../../src/tasks/csv/threads/thread-host.js';
 import { validateInThreads } from '../../src/tasks/csv/validate/parallel-validation.js';
 import { generateSales, salesSchema } from '../helpers/csv-data.js';
 
@@ -60,6 +60,37 @@ test('jobs run on the threads the pool started: none starts on a job\'s path', a
     assert.equal(analysis.rows, counts.rowsValid);
   }
   assert.deepEqual({ lean: pool.threadIds('lean'), analyse: pool.threadIds('analyse') }, before);
+});
+
+test('input goes to a thread in whole pieces of pieceBytes, and is read no more than a piece ahead of what was posted', async () => {
+  const pool = newPool();
+  const counts = await validate(pool, large, lean);
+  const columns = counts.schema.fields.map((f) => ({ name: f.name, type: f.type }));
+  let read = 0;
+  const input = Readable.from(
+    (async function* () {
+      for (let at = 0; at < counts.validated.length; at += 65536) {
+        const chunk = counts.validated.subarray(at, at + 65536);
+        read += chunk.length;
+        yield chunk;
+      }
+    })(),
+  );
+  let pieces = 0;
+  let ahead = 0;
+  const analysis = await runCsvThread(pool, { mode: 'analyse', columns, tmpDir: dir }, input, new AbortController().signal, {
+    async ready() {
+      // Called once per piece, before it is posted: `pieces` pieces have gone to the thread.
+      await new Promise((r) => setTimeout(r, 5));
+      ahead = Math.max(ahead, read - pieces * pieceBytes);
+      pieces += 1;
+    },
+  });
+  assert.equal(analysis.rows, counts.rowsValid);
+  assert.equal(pieces, Math.ceil(counts.validated.length / pieceBytes), '64 KiB chunks are gathered into whole pieces');
+  // The piece waiting to be posted, and what Readable.from buffers (16 chunks at most): nothing more is read
+  // while the caller's backpressure holds the piece.
+  assert.ok(ahead <= pieceBytes + 16 * 65536, `read ${ahead} bytes ahead of what was posted`);
 });
 
 test('an aborted job\'s threads are replaced, and the next job runs', async () => {

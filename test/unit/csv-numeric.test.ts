@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -90,6 +90,28 @@ test('numeric column: one value has no std, none has no statistics (pandas NaN)'
     assert.deepEqual(one.finish(), { count: 1, mean: 3, std: null, min: 3, q25: 3, q50: 3, q75: 3, max: 3 });
     const none = new NumericColumn(join(dir, 'b.f64'));
     assert.equal(none.finish().mean, null);
+  });
+});
+
+test('numeric column: up to 65,535 values stay in memory (no spill file), more spill; both exact', () => {
+  const rnd = lcg(7);
+  const values = Array.from({ length: 140_000 }, () => Math.round(((rnd.next().value as number) - 0.5) * 1e6) / 100);
+  withDir((dir) => {
+    for (const [n, spills] of [[65_535, false], [140_000, true]] as const) {
+      const path = join(dir, `n${n}.f64`);
+      const col = new NumericColumn(path);
+      const some = values.slice(0, n);
+      for (const v of some) col.add(v);
+      const stats = col.finish();
+      assert.equal(existsSync(path), spills, `${n} values: spill file`);
+      const ref = reference(some);
+      assert.deepEqual([stats.min, stats.max, stats.count], [ref.min, ref.max, n]);
+      closeTo(stats.mean, ref.mean, 'mean');
+      closeTo(stats.std, ref.std, 'std');
+      closeTo(stats.q25, ref.q25, '25%');
+      closeTo(stats.q50, ref.q50, '50%');
+      closeTo(stats.q75, ref.q75, '75%');
+    }
   });
 });
 

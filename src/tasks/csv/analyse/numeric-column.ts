@@ -41,23 +41,28 @@ class CompensatedSum {
  * - quantiles interpolate linearly between the two neighbouring order statistics, with numpy's
  *   formula, so 25/50/75% match pandas to the last bit.
  */
+/** Values held before they are spilled: as many as one block of readFloat64Blocks, so an unspilled column is read as one such block. */
+const pendingLimit = 1 << 16;
+
 export class NumericColumn {
   private count = 0;
   private readonly sum = new CompensatedSum();
   private min = Infinity;
   private max = -Infinity;
-  private readonly spill: SpillWriter;
-  /** Values not yet spilled: filled in place, written as one piece. */
-  private readonly pending = new Float64Array(1 << 16);
+  /** Opened when `pending` first fills at its full size: a column of fewer values never touches the disk. */
+  private spill: SpillWriter | undefined;
+  /**
+   * Values not yet spilled: filled in place, written as one piece. It starts small and doubles up to
+   * `pendingLimit`, so a job of a few rows does not allocate half a megabyte per numeric column.
+   */
+  private pending = new Float64Array(1 << 10);
   private held = 0;
 
   constructor(
     private readonly spillPath: string,
     // 2 MB per wanted rank at most; large enough that a column of a few million values is collected on the second pass.
     private readonly collectLimit = 1 << 18,
-  ) {
-    this.spill = new SpillWriter(spillPath, 0);
-  }
+  ) {}
 
   add(x: number): void {
     this.count += 1;
@@ -65,12 +70,17 @@ export class NumericColumn {
     if (x < this.min) this.min = x;
     if (x > this.max) this.max = x;
     this.pending[this.held++] = x;
-    if (this.held === this.pending.length) this.flush();
+    if (this.held === this.pending.length) this.grow();
   }
 
   finish(): NumericSummary {
-    this.flush();
-    this.spill.close();
+    // Values that never left memory are read from there, in the one block the spill file would have given.
+    let source: string | Float64Array = this.pending.subarray(0, this.held);
+    if (this.spill) {
+      this.flush(this.spill);
+      this.spill.close();
+      source = this.spillPath;
+    }
     const n = this.count;
     if (n === 0) return { count: 0, mean: null, std: null, min: null, q25: null, q50: null, q75: null, max: null };
     const mean = this.sum.value / n;
@@ -80,7 +90,7 @@ export class NumericColumn {
       return [Math.floor(h), Math.min(Math.floor(h) + 1, n - 1)];
     });
     // The sum of squares rides on the quantiles' first pass: one read of the spill file fewer.
-    const values = orderStatistics(this.spillPath, n, ranks, this.collectLimit, (block) => {
+    const values = orderStatistics(source, n, ranks, this.collectLimit, (block) => {
       for (const x of block) squares.add((x - mean) * (x - mean));
     });
     const std = n > 1 ? Math.sqrt(squares.value / (n - 1)) : null;
@@ -92,8 +102,19 @@ export class NumericColumn {
     return { count: n, mean, std, min: this.min, q25: at(0.25), q50: at(0.5), q75: at(0.75), max: this.max };
   }
 
-  private flush(): void {
-    this.spill.append(new Uint8Array(this.pending.buffer, 0, this.held * 8));
+  private grow(): void {
+    if (this.pending.length < pendingLimit) {
+      const larger = new Float64Array(this.pending.length * 2);
+      larger.set(this.pending);
+      this.pending = larger;
+      return;
+    }
+    this.spill ??= new SpillWriter(this.spillPath, 0);
+    this.flush(this.spill);
+  }
+
+  private flush(spill: SpillWriter): void {
+    spill.append(new Uint8Array(this.pending.buffer, 0, this.held * 8));
     this.held = 0;
   }
 }
@@ -186,14 +207,17 @@ interface Group {
   filled: number;
 }
 
-/** One pass over the spill file: counts or collects each group's members. Groups in the outer loop keep the inner loop tight. */
-function scan(path: string, groups: readonly Group[], eachBlock: ((block: Float64Array) => void) | undefined): void {
+/**
+ * One pass over the spill file (or the values a column held in memory): counts or collects each group's
+ * members. Groups in the outer loop keep the inner loop tight.
+ */
+function scan(source: string | Float64Array, groups: readonly Group[], eachBlock: ((block: Float64Array) => void) | undefined): void {
   const prefixes = groups.map((g) => prefixOf(g.bucket));
   // Groups that are all buckets of the first digit (the second pass, usually the last) are found by that
   // digit in one loop over the values, not one loop per group.
   const byFirstDigit = groups.length > 1 && groups.every((g) => g.bucket.level === 1) ? new Int32Array(65536).fill(-1) : undefined;
   groups.forEach((g, k) => byFirstDigit && (byFirstDigit[g.bucket.digits[0]!] = k));
-  for (const block of readFloat64Blocks(path)) {
+  for (const block of typeof source === 'string' ? readFloat64Blocks(source) : [source]) {
     eachBlock?.(block);
     const words = new Uint32Array(block.buffer, block.byteOffset, block.length * 2);
     if (byFirstDigit) {
@@ -225,8 +249,8 @@ function scan(path: string, groups: readonly Group[], eachBlock: ((block: Float6
   }
 }
 
-/** Exact values at the given 0-based ranks of the sorted spill file, in bounded memory (see NumericColumn). */
-export function orderStatistics(path: string, n: number, ranks: readonly number[], collectLimit: number, firstPass?: (block: Float64Array) => void): Map<number, number> {
+/** Exact values at the given 0-based ranks of the sorted spill file or values, in bounded memory (see NumericColumn). */
+export function orderStatistics(source: string | Float64Array, n: number, ranks: readonly number[], collectLimit: number, firstPass?: (block: Float64Array) => void): Map<number, number> {
   let eachBlock = firstPass;
   const found = new Map<number, number>();
   let pending = [...new Set(ranks)].map((rank) => ({ rank, within: rank, bucket: { level: 0, digits: [], size: n } as Bucket }));
@@ -240,7 +264,7 @@ export function orderStatistics(path: string, n: number, ranks: readonly number[
         groups.set(id, { bucket: t.bucket, counts: collect ? undefined : new Uint32Array(65536), values: new Float64Array(collect ? t.bucket.size : 0), filled: 0 });
       }
     }
-    scan(path, [...groups.values()], eachBlock);
+    scan(source, [...groups.values()], eachBlock);
     eachBlock = undefined;
     const next: typeof pending = [];
     for (const t of pending) {

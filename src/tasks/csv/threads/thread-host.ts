@@ -61,6 +61,9 @@ export class CsvThread<S extends ThreadSpec> {
   }
 }
 
+/** Bytes of input in one message to a CSV thread (the last piece of an input may be shorter). */
+export const pieceBytes = 1024 * 1024;
+
 export interface FeedControl {
   /** Messages other than pull, result and failed (validation's reader sends its header and blocks). */
   message?: (msg: FromThread) => void;
@@ -70,7 +73,7 @@ export interface FeedControl {
 
 /**
  * Runs a CSV task on a pool thread that reads `input`, so the daemon's event loop (heartbeats, /healthz)
- * never waits on parsing. This thread keeps the I/O: it reads the body and hands the thread one chunk per
+ * never waits on parsing. This thread keeps the I/O: it reads the body and hands the thread one piece of input per
  * credit the thread grants, and only when `ready` allows, so a slow consumer or a slow parser holds back
  * the read (backpressure end to end, bounded memory). Abort stops the task at once.
  */
@@ -90,16 +93,40 @@ export async function runCsvThread<S extends ThreadSpec>(pool: CsvPool, spec: S,
   });
   aborted.catch(() => undefined);
 
+  // Input chunks (64 KiB from a file, often less from S3) are gathered into pieces of `pieceBytes`: the copy
+  // each chunk needs anyway goes into the piece, and one message and one credit move a whole piece, not
+  // one per chunk. In memory at once: the piece being filled here, the piece granted by the thread's one
+  // outstanding pull, and its stream's buffer (which pulls again only once it has drained below its mark).
+  let piece = new Uint8Array(pieceBytes);
+  let filled = 0;
+  const send = async (): Promise<boolean> => {
+    while (credits === 0 && !stop.signal.aborted) await new Promise<void>((r) => (wake = r));
+    if (stop.signal.aborted) return false;
+    credits -= 1;
+    await control.ready?.(stop.signal);
+    if (filled === pieceBytes) {
+      thread.post({ type: 'chunk', chunk: piece }, [piece.buffer]);
+      piece = new Uint8Array(pieceBytes);
+    } else {
+      // The input's last piece: a copy of its own size, so a small job does not transfer a whole megabyte.
+      const last = piece.slice(0, filled);
+      thread.post({ type: 'chunk', chunk: last }, [last.buffer]);
+    }
+    filled = 0;
+    return true;
+  };
   const feed = async () => {
     for await (const chunk of input as AsyncIterable<Buffer>) {
-      while (credits === 0 && !stop.signal.aborted) await new Promise<void>((r) => (wake = r));
-      if (stop.signal.aborted) return;
-      credits -= 1;
-      await control.ready?.(stop.signal);
-      // A fresh copy the thread can own: network buffers are often slices of a larger shared allocation.
-      const copy = new Uint8Array(chunk);
-      thread.post({ type: 'chunk', chunk: copy }, [copy.buffer]);
+      // Copied, never handed over: network buffers are often slices of a larger shared allocation.
+      for (let at = 0; at < chunk.length; ) {
+        const take = Math.min(chunk.length - at, pieceBytes - filled);
+        piece.set(chunk.subarray(at, at + take), filled);
+        filled += take;
+        at += take;
+        if (filled === pieceBytes && !(await send())) return;
+      }
     }
+    if (filled > 0 && !(await send())) return;
     thread.post({ type: 'end' });
   };
 

@@ -46,7 +46,7 @@ export interface BlockPlace {
 
 /** Main thread → a CSV thread. */
 export type ToThread =
-  /** Input bytes for the reader or analysis, one chunk per credit. */
+  /** Input bytes for the reader or analysis, one piece (up to thread-host's `pieceBytes`) per credit. */
   | { type: 'chunk'; chunk: Uint8Array }
   | { type: 'end' }
   /** A block for a checker, numbered in file order. */
