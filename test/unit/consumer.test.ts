@@ -12,7 +12,7 @@ import {
 import { pino } from 'pino';
 import { z } from 'zod';
 import { BatchDeleter } from '../../src/queue/batch-deleter.js';
-import { QueueConsumer } from '../../src/queue/consumer.js';
+import { QueueConsumer, type ConsumerOptions } from '../../src/queue/consumer.js';
 import type { ProcessInfo } from '../../src/queue/instrumentation.js';
 import { done, type Outcome } from '../../src/queue/outcome.js';
 
@@ -62,16 +62,15 @@ const logger = pino({ level: 'silent' });
 const schema = z.object({ n: z.number() });
 
 /** Runs a consumer over the fake queue until `count` messages were handled, then stops and drains it. */
+/** A consumer of queue 'q' as every test here builds it (one slot, 1 s polls), with the test's own options. */
+function consumerOf(sqs: SQSClient, options: Partial<ConsumerOptions<typeof schema>> & Pick<ConsumerOptions<typeof schema>, 'handler'>): QueueConsumer<typeof schema> {
+  return new QueueConsumer({ name: 't', sqs, queueUrl: 'q', schema, concurrency: 1, logger, waitTimeSeconds: 1, ...options });
+}
+
 async function consumeAll(client: SQSClient, count: number, concurrency: number, handler: (m: z.infer<typeof schema>) => Promise<Outcome>): Promise<void> {
   let handled = 0;
-  const consumer = new QueueConsumer({
-    name: 't',
-    sqs: client,
-    queueUrl: 'q',
-    schema,
+  const consumer = consumerOf(client, {
     concurrency,
-    logger,
-    waitTimeSeconds: 1,
     handler: async (m) => {
       const outcome = await handler(m);
       handled += 1;
@@ -137,14 +136,8 @@ test('SIGTERM during a long poll: the receive is not cut off, and what it brings
   const bodies: string[] = [];
   const { client, calls } = fakeSqs(bodies);
   let handled = 0;
-  const consumer = new QueueConsumer({
-    name: 't',
-    sqs: client,
-    queueUrl: 'q',
-    schema,
+  const consumer = consumerOf(client, {
     concurrency: 10,
-    logger,
-    waitTimeSeconds: 1,
     handler: async () => {
       handled += 1;
       return done;
@@ -168,14 +161,7 @@ test('a closed gate holds receives back until it opens, and health says paused, 
   const { client, calls } = fakeSqs([JSON.stringify({ n: 1 })]);
   let open!: () => void;
   const opened = new Promise<void>((r) => (open = r));
-  const consumer = new QueueConsumer({
-    name: 't',
-    sqs: client,
-    queueUrl: 'q',
-    schema,
-    concurrency: 1,
-    logger,
-    waitTimeSeconds: 1,
+  const consumer = consumerOf(client, {
     gates: [{ whenClosed: (signal) => Promise.race([opened, new Promise<void>((r) => signal.addEventListener('abort', () => r()))]) }],
     handler: async () => done,
   });
@@ -193,14 +179,7 @@ test('a closed gate holds receives back until it opens, and health says paused, 
 test('a loop whose only slot holds a long job reports busy', async () => {
   const { client } = fakeSqs([JSON.stringify({ n: 1 })]);
   let finish!: () => void;
-  const consumer = new QueueConsumer({
-    name: 't',
-    sqs: client,
-    queueUrl: 'q',
-    schema,
-    concurrency: 1,
-    logger,
-    waitTimeSeconds: 1,
+  const consumer = consumerOf(client, {
     handler: () => new Promise<Outcome>((r) => (finish = () => r(done))),
   });
   consumer.start();
@@ -213,14 +192,7 @@ test('a loop whose only slot holds a long job reports busy', async () => {
 
 test('an outage on the last attempt renews the message instead of letting SQS dead-letter it', async () => {
   const { client, calls } = fakeSqs([JSON.stringify({ n: 1 })], 3);
-  const consumer = new QueueConsumer({
-    name: 't',
-    sqs: client,
-    queueUrl: 'q',
-    schema,
-    concurrency: 1,
-    logger,
-    waitTimeSeconds: 1,
+  const consumer = consumerOf(client, {
     redrive: { deadLetterQueueUrl: 'dlq', maxReceiveCount: 3 },
     handler: async () => ({ kind: 'release', reason: 'S3 503', delaySeconds: 12, infrastructure: true }),
   });
@@ -250,14 +222,7 @@ test('a lost lease aborts the job and the message is left alone', async () => {
     },
   } as unknown as SQSClient;
   let reason: unknown;
-  const consumer = new QueueConsumer({
-    name: 't',
-    sqs: failingExtensions,
-    queueUrl: 'q',
-    schema,
-    concurrency: 1,
-    logger,
-    waitTimeSeconds: 1,
+  const consumer = consumerOf(failingExtensions, {
     visibilityTimeoutSeconds: 5,
     handler: (_m, ctx) =>
       new Promise<Outcome>((_resolve, reject) =>
@@ -286,14 +251,7 @@ test('a handler that looks at its signal only after the in-flight work was abort
   let proceed!: () => void;
   const aborted = new Promise<void>((r) => (proceed = r));
   let seen: unknown;
-  const consumer = new QueueConsumer({
-    name: 't',
-    sqs: client,
-    queueUrl: 'q',
-    schema,
-    concurrency: 1,
-    logger,
-    waitTimeSeconds: 1,
+  const consumer = consumerOf(client, {
     handler: async (_m, ctx) => {
       started();
       await aborted;
@@ -320,14 +278,8 @@ test('the observer hears the in-flight count once per received batch, and 0 once
   const settled: string[] = [];
   let received = 0;
   let handled = 0;
-  const consumer = new QueueConsumer({
-    name: 't',
-    sqs: client,
-    queueUrl: 'q',
-    schema,
+  const consumer = consumerOf(client, {
     concurrency: 4,
-    logger,
-    waitTimeSeconds: 1,
     observer: { received: (n) => (received += n), inFlightChanged: (n) => counts.push(n), settled: (o) => settled.push(o.kind) },
     handler: async () => {
       handled += 1;
@@ -349,14 +301,7 @@ test('instrumentation wraps each handler call and learns what the queue knows of
   let wrapping = false;
   let insideHandler = false;
   let handled = 0;
-  const consumer = new QueueConsumer({
-    name: 't',
-    sqs: client,
-    queueUrl: 'q',
-    schema,
-    concurrency: 1,
-    logger,
-    waitTimeSeconds: 1,
+  const consumer = consumerOf(client, {
     instrumentation: {
       publish: (_info, _attributes, send) => send(),
       async process(info, handle) {

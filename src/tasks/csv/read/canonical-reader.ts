@@ -1,5 +1,6 @@
 import { BadInputError } from '../../../contract/errors.js';
 import { csvLimits } from './limits.js';
+import { doubled } from './record-scanner.js';
 
 const QUOTE = 0x22;
 const COMMA = 0x2c;
@@ -131,12 +132,7 @@ export class CanonicalRecords implements CanonicalRecord {
   }
 
   private grow(): void {
-    const size = this.starts.length * 2;
-    const [starts, ends, hashes] = [new Int32Array(size), new Int32Array(size), new Int32Array(size)];
-    starts.set(this.starts);
-    ends.set(this.ends);
-    hashes.set(this.hashes);
-    [this.starts, this.ends, this.hashes] = [starts, ends, hashes];
+    [this.starts, this.ends, this.hashes] = [doubled(this.starts), doubled(this.ends), doubled(this.hashes)];
   }
 }
 

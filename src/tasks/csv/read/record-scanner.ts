@@ -276,13 +276,15 @@ export class RecordScanner implements RecordFields {
   }
 
   private grow(): void {
-    const size = this.starts.length * 2;
-    const [starts, ends, quoting] = [new Int32Array(size), new Int32Array(size), new Uint8Array(size)];
-    starts.set(this.starts);
-    ends.set(this.ends);
-    quoting.set(this.quoting);
-    [this.starts, this.ends, this.quoting] = [starts, ends, quoting];
+    [this.starts, this.ends, this.quoting] = [doubled(this.starts), doubled(this.ends), doubled(this.quoting)];
   }
+}
+
+/** A copy of a per-field array with room for twice as many fields (the scanners' arrays grow with the widest record). */
+export function doubled<A extends Int32Array | Uint8Array>(a: A): A {
+  const b = new (a.constructor as new (length: number) => A)(a.length * 2);
+  b.set(a);
+  return b;
 }
 
 function indexOr(b: Buffer, byte: number, from: number): number {
