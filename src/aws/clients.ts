@@ -55,8 +55,13 @@ export function createAwsClients(
     region: config.AWS_REGION,
     ...(config.AWS_ENDPOINT_URL ? { endpoint: config.AWS_ENDPOINT_URL } : {}),
   };
-  return {
-    sqs: new SQSClient({ ...common, requestHandler: requestHandler(timeouts.sqs) }),
-    s3: new S3Client({ ...common, forcePathStyle: Boolean(config.AWS_ENDPOINT_URL), requestHandler: requestHandler(timeouts.s3) }),
-  };
+  const sqs = new SQSClient({ ...common, requestHandler: requestHandler(timeouts.sqs) });
+  const s3 = new S3Client({ ...common, forcePathStyle: Boolean(config.AWS_ENDPOINT_URL), requestHandler: requestHandler(timeouts.s3) });
+  // The SDK's logger middleware copies every input and output through its sensitive-data filter for the
+  // logger, even the no-op one we leave it (we log calls ourselves): 2-3% of a small call's CPU.
+  for (const client of [sqs, s3]) client.middlewareStack.remove(sdkLoggerMiddleware);
+  return { sqs, s3 };
 }
+
+/** The name @aws-sdk/core gives its logger middleware in every client's stack. */
+export const sdkLoggerMiddleware = 'loggerMiddleware';

@@ -5,7 +5,7 @@ import { test, type TestContext } from 'node:test';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { NodeHttpHandler } from '@smithy/node-http-handler';
-import { awsTimeouts, createAwsClients, type HttpTimeouts } from '../../src/aws/clients.js';
+import { awsTimeouts, createAwsClients, sdkLoggerMiddleware, type HttpTimeouts } from '../../src/aws/clients.js';
 import { isInfrastructureError } from '../../src/contract/errors.js';
 
 process.env.AWS_ACCESS_KEY_ID ??= 'x';
@@ -83,4 +83,22 @@ test('the request timeout ends at the response headers: a slow body that keeps m
     assert.ok(isInfrastructureError(err));
     return true;
   });
+});
+
+test('clients carry no SDK logger middleware (it filtered every input and output for a no-op logger) and still answer', async (t) => {
+  const endpoint = await serve(t, (req, res) => {
+    req.resume();
+    res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0' }).end('{"__type":"com.amazonaws.sqs#QueueDoesNotExist"}');
+  });
+  const clients = createAwsClients({ AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: endpoint });
+  for (const service of ['sqs', 's3'] as const) {
+    const names = clients[service].middlewareStack.identify().map((entry) => entry.split(' ')[0]);
+    assert.ok(names.length > 5, `${service}: the stack is listed (${names.join(', ')})`);
+    assert.ok(!names.includes(sdkLoggerMiddleware), `${service}: ${sdkLoggerMiddleware} is still in the stack`);
+  }
+  const err = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl })).then(
+    () => assert.fail('the queue does not exist'),
+    (e: unknown) => e,
+  );
+  assert.equal((err as Error).name, 'QueueDoesNotExist');
 });
