@@ -21,13 +21,16 @@
  *       split into receives that brought messages and empty long polls (idle, not the job's). The same
  *       count per job over the burst shows what batching shares. Mean time per call (sequential run)
  *       shows where a job's latency goes.
+ *   (d) the bare SDK path: CPU per call of default S3 and SQS clients (small PutObject, GetObject,
+ *       SendMessage, 16 in flight) beside stageline's clients; a job's calls times that is the CPU floor
+ *       of one event loop, whatever the worker does around them.
  *
  * A warm-up of 10 jobs (not counted) comes first; the table shows medians over the rounds.
  */
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { SendMessageBatchCommand, type SendMessageCommandInput } from '@aws-sdk/client-sqs';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { SendMessageBatchCommand, SendMessageCommand, SQSClient, type SendMessageCommandInput } from '@aws-sdk/client-sqs';
 import { pino } from 'pino';
 import { startEmulatorProcess } from './emulator-process.js';
 
@@ -260,6 +263,30 @@ for (let round = 1; round <= rounds; round++) {
   process.stderr.write(`round ${round} sequential: p50 ${sr.p50.toFixed(0)} ms, p90 ${sr.p90.toFixed(0)} ms, failed ${sr.failed}\n`);
 }
 await worker.stop();
+
+// ---- (d) the bare SDK path: CPU per call of a default client, as a user would write it ----
+// The floor under any worker on this machine: a job's calls times this. Stageline's clients beside it.
+const bareClients = { s3: new S3Client({ region: config.AWS_REGION, endpoint: config.AWS_ENDPOINT_URL, forcePathStyle: true }), sqs: new SQSClient({ region: config.AWS_REGION, endpoint: config.AWS_ENDPOINT_URL }) };
+const smallBody = JSON.stringify({ jobId: 'bare', state: 'running', note: 'x'.repeat(300) });
+const sdkCall = {
+  PutObject: (c: typeof bareClients, i: number) => c.s3.send(new PutObjectCommand({ Bucket: config.S3_BUCKET, Key: `bare/${i % 20}.json`, Body: smallBody, ContentType: 'application/json' })),
+  GetObject: async (c: typeof bareClients, i: number) => void (await (await c.s3.send(new GetObjectCommand({ Bucket: config.S3_BUCKET, Key: `bare/${i % 20}.json` }))).Body!.transformToString()),
+  SendMessage: (c: typeof bareClients) => c.sqs.send(new SendMessageCommand({ QueueUrl: emulator.eventsQueueUrl, MessageBody: smallBody })),
+};
+const perCall: Record<string, { bare: number[]; stageline: number[] }> = {};
+for (let batch = 0; batch < 6; batch++) {
+  for (const [op, call] of Object.entries(sdkCall)) {
+    for (const [who, c] of [['bare', bareClients], ['stageline', benchClients]] as const) {
+      // 16 calls in flight, as in a burst (a call alone pays an event-loop wake-up of its own).
+      const calls16 = async (n: number) => Promise.all(Array.from({ length: 16 }, async (_, k) => { for (let i = 0; i < n; i++) await call(c, 16 * i + k); }));
+      await calls16(2); // warm
+      const cpu0 = process.cpuUsage();
+      await calls16(25);
+      const cpu = process.cpuUsage(cpu0);
+      ((perCall[op] ??= { bare: [], stageline: [] })[who]).push((cpu.user + cpu.system) / 400);
+    }
+  }
+}
 await Promise.resolve(emulator.stop());
 
 const ms = (x: number) => `${x.toFixed(0)} ms`;
@@ -304,5 +331,13 @@ for (const [span, walls] of wallMsBySpan) {
   console.log(`| ${span} | ${wall.toFixed(1)} | ${aws.toFixed(1)} | ${(wall - aws).toFixed(1)} |`);
 }
 console.log(`| **sum of medians** | **${wallSum.toFixed(1)}** |  |  |`);
+
+const bareMean = median(Object.values(perCall).map((p) => median(p.bare)));
+const jobCalls = total(soloCalls, true);
+console.log(`\nThe bare SDK path on this machine: CPU per call, 16 in flight, small bodies, medians of 6 batches of 400 (bench process; "stageline" = createAwsClients)\n`);
+console.log('| call | bare SDK client µs | stageline client µs |');
+console.log('| --- | ---: | ---: |');
+for (const [op, p] of Object.entries(perCall)) console.log(`| ${op} | ${median(p.bare).toFixed(0)} | ${median(p.stageline).toFixed(0)} |`);
+console.log(`\nFloor: ${jobCalls} calls a job × ${bareMean.toFixed(0)} µs = ${((jobCalls * bareMean) / 1000).toFixed(1)} ms of one event loop's CPU a job, at most ${(1e6 / (jobCalls * bareMean)).toFixed(0)} jobs/s for any worker making these calls on one core.`);
 // fauxqs leaves a handle open after stop: end here, the figures are out.
 process.exit(0);
