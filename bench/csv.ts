@@ -3,7 +3,8 @@
  *
  * Generates an N MB CSV (default 500) with about 1% malformed rows in a temp dir, then runs each
  * contender in a process of its own, so peak RSS (maxRSS, all threads) is that run's own:
- *   - stageline validate + analyse: the tasks' compiled code over local file streams (bench/csv-runs.ts);
+ *   - stageline validate + analyse: the tasks' compiled code over local file streams (bench/csv-run-stageline.ts,
+ *     compiled and run with plain node, as the container runs: no TypeScript loader in its RSS);
  *   - pandas read_csv + describe (bench/csv-pandas.py, Debian's python3-pandas, installed when missing and root);
  *   - polars and DuckDB, reading the whole file and describing every column (bench/csv-peers.ts; installed on
  *     first use into a cache directory outside the repository, never dependencies of stageline);
@@ -13,19 +14,22 @@
  * unless `--keep=yes`.
  */
 import { execFileSync, type ExecFileSyncOptionsWithStringEncoding } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunResult } from './csv-runs.js';
 import { benchSchema, generateBenchCsv } from './csv-peers-input.js';
 import { ensureNodePeers, ensurePandas, pandasVersion, peerVersions, peersDir, runDuckDb, runPolars } from './csv-peers.js';
-import type { TableSchema } from '../src/tasks/csv/options.js';
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
 
 type Contender = 'stageline' | 'pandas' | 'polars' | 'duckdb' | 'bare';
-const labels: Record<Contender, string> = {
-  stageline: 'stageline validate + analyse',
+/** Rows of the table: the contenders, and stageline's second job in the same process (`RunResult.next`). */
+type Row = Contender | 'stageline next';
+const labels: Record<Row, string> = {
+  stageline: 'stageline validate + analyse (a fresh worker\'s first job)',
+  'stageline next': 'stageline, the same file again (that worker\'s next job)',
   pandas: 'pandas read_csv + describe',
   polars: 'polars readCSV + describe',
   duckdb: 'DuckDB SUMMARIZE read_csv',
@@ -33,15 +37,26 @@ const labels: Record<Contender, string> = {
 };
 const peerNames: readonly Contender[] = ['pandas', 'polars', 'duckdb', 'bare'];
 
-/** One contender's run, in this (child) process: prints its RunResult as the last line. */
-async function runHere(run: string, file: string, dir: string): Promise<RunResult> {
+/** A peer's run under tsx, in this (child) process: prints its RunResult as the last line. */
+async function runHere(run: string, file: string): Promise<RunResult> {
   if (run === 'polars') return runPolars(file);
   if (run === 'duckdb') return runDuckDb(file);
-  // Loaded only here: csv-runs.ts loads stageline's compiled modules, which the other peers' RSS must not carry.
+  // Loaded only here: csv-parse, which the other peers' RSS must not carry.
   const runs = await import('./csv-runs.js');
   if (run === 'bare') return runs.bare(file);
-  if (run === 'stageline') return runs.stageline(file, JSON.parse(readFileSync(join(dir, 'schema.json'), 'utf8')) as TableSchema, dir);
   throw new Error(`unknown run ${run}`);
+}
+
+const root = new URL('..', import.meta.url);
+/** bench/csv-run-stageline.ts compiled into .bench/runs (once per bench): stageline's run needs no TypeScript loader. */
+let stagelineRun: string | undefined;
+function compiledStagelineRun(): string {
+  if (!stagelineRun) {
+    const tsc = join(createRequire(import.meta.url).resolve('typescript'), '../../bin/tsc');
+    execFileSync(process.execPath, [tsc, '-p', new URL('bench/tsconfig.runs.json', root).pathname], { stdio: 'inherit' });
+    stagelineRun = new URL('.bench/runs/bench/csv-run-stageline.js', root).pathname;
+  }
+  return stagelineRun;
 }
 
 function child(who: Contender, file: string, dir: string): RunResult {
@@ -51,7 +66,9 @@ function child(who: Contender, file: string, dir: string): RunResult {
     const stdout =
       who === 'pandas'
         ? execFileSync('/usr/bin/python3', [new URL('./csv-pandas.py', import.meta.url).pathname, file], options)
-        : execFileSync(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, `--run=${who}`, `--file=${file}`, `--dir=${dir}`], options);
+        : who === 'stageline'
+          ? execFileSync(process.execPath, [compiledStagelineRun(), `--file=${file}`, `--dir=${dir}`], { ...options, env: { ...process.env, STAGELINE_DIST: new URL('dist/', root).href } })
+          : execFileSync(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, `--run=${who}`, `--file=${file}`], options);
     return JSON.parse(stdout.trim().split('\n').pop()!) as RunResult;
   } catch (err) {
     process.stderr.write(String((err as { stderr?: unknown }).stderr ?? ''));
@@ -68,7 +85,7 @@ const median = (xs: number[]): number => {
 async function main(): Promise<void> {
   const run = args.get('run');
   if (run) {
-    console.log(JSON.stringify(await runHere(run, args.get('file')!, args.get('dir')!)));
+    console.log(JSON.stringify(await runHere(run, args.get('file')!)));
     return;
   }
   const mb = Number(args.get('size-mb') ?? 500);
@@ -98,14 +115,17 @@ async function main(): Promise<void> {
     await generateBenchCsv(file, mb);
     writeFileSync(join(dir, 'schema.json'), JSON.stringify(benchSchema));
     const size = statSync(file).size / 1e6;
-    const results = new Map<Contender, RunResult[]>(contenders.map((c) => [c, []]));
+    const rows: Row[] = ['stageline', 'stageline next', ...peers];
+    const results = new Map<Row, RunResult[]>(rows.map((c) => [c, []]));
     for (let round = 0; round < rounds; round += 1) {
       // Rotated each round, so no contender always runs first (cold cache) or right after the heaviest.
       const order = contenders.map((_, i) => contenders[(i + round) % contenders.length]!);
       for (const who of order) {
         const r = child(who, file, dir);
-        results.get(who)!.push(r);
-        console.error(`round ${round + 1}/${rounds} ${labels[who]}: ${r.seconds.toFixed(1)} s, ${(r.maxRssKb / 1024).toFixed(0)} MB, load ${loadavg()[0]!.toFixed(2)}`);
+        for (const [row, result] of [[who, r], ...(r.next ? [['stageline next', r.next] as const] : [])] as const) {
+          results.get(row)!.push(result);
+          console.error(`round ${round + 1}/${rounds} ${labels[row]}: ${result.seconds.toFixed(1)} s, ${(result.maxRssKb / 1024).toFixed(0)} MB, load ${loadavg()[0]!.toFixed(2)}`);
+        }
       }
     }
     const stage = results.get('stageline')![0]!;
@@ -116,11 +136,11 @@ async function main(): Promise<void> {
     console.log('');
     console.log('| run | rows kept | seconds (each round) | MB/s | speed × pandas | peak RSS MB (each round) | RSS × pandas | event loop p99 / max ms |');
     console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-    for (const who of contenders) {
+    for (const who of rows) {
       const rs = results.get(who)!;
       const s = median(rs.map((r) => r.seconds));
       const rss = median(rs.map((r) => r.maxRssKb));
-      const kept = who === 'stageline' ? (rs[0]!.rows ?? 0) - (rs[0]!.rejected ?? 0) : rs[0]!.rows;
+      const kept = who.startsWith('stageline') ? (rs[0]!.rows ?? 0) - (rs[0]!.rejected ?? 0) : rs[0]!.rows;
       const loop = rs[0]!.eventLoopP99Ms === undefined ? '' : `${median(rs.map((r) => r.eventLoopP99Ms!)).toFixed(1)} / ${median(rs.map((r) => r.eventLoopMaxMs!)).toFixed(1)}`;
       const each = (f: (r: RunResult) => string) => rs.map(f).join(', ');
       console.log(
