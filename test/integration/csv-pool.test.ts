@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { after, test } from 'node:test';
 import { PassThrough, Readable } from 'node:stream';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -91,6 +92,23 @@ test('input goes to a thread in whole pieces of pieceBytes, and is read no more 
   // The piece waiting to be posted, and what Readable.from buffers (16 chunks at most): nothing more is read
   // while the caller's backpressure holds the piece.
   assert.ok(ahead <= pieceBytes + 16 * 65536, `read ${ahead} bytes ahead of what was posted`);
+});
+
+test('a worker started with V8 options (node --max-old-space-size=…) starts its CSV threads and runs a job', async () => {
+  const script = `
+const { CsvPool } = await import(${JSON.stringify(new URL('../../src/tasks/csv/threads/csv-pool.ts', import.meta.url).href)});
+const { runCsvThread } = await import(${JSON.stringify(new URL('../../src/tasks/csv/threads/thread-host.ts', import.meta.url).href)});
+const { Readable } = await import('node:stream');
+const pool = new CsvPool({ checkers: 1, validations: 1, analyses: 1, uniqueHeapMb: 64 });
+const input = Readable.from([Buffer.from('a\\n1\\n2\\n')]);
+const report = await runCsvThread(pool, { mode: 'analyse', columns: [{ name: 'a', type: 'integer' }], tmpDir: ${JSON.stringify(dir)} }, input, new AbortController().signal);
+console.log(JSON.stringify(report));
+await pool.close();`;
+  const child = spawnSync(process.execPath, ['--max-old-space-size=256', '--max-semi-space-size=4', '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(child.status, 0, child.stderr);
+  const report = JSON.parse(child.stdout.trim().split('\n').pop()!) as { rows: number; columns: { mean: number }[] };
+  assert.equal(report.rows, 2);
+  assert.equal(report.columns[0]!.mean, 1.5);
 });
 
 test('an aborted job\'s threads are replaced, and the next job runs', async () => {

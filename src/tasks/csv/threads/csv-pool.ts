@@ -11,22 +11,24 @@ const fromSource = import.meta.url.endsWith('.ts');
 const entry = new URL(fromSource ? './source-entry.mjs' : './thread-main.js', import.meta.url);
 
 /**
- * Node options the threads inherit, less a TypeScript loader the parent runs under (the benches run the
- * compiled build from tsx): compiled threads need none, and loading it cost each thread ~0.6 s at start.
- * The source bootstrap registers tsx itself.
+ * Node options the threads get from the process's own: only the diagnostics that work per thread. A thread
+ * refuses V8 and process-wide options (`node --max-old-space-size=… stageline worker` made every thread,
+ * and so the worker, fail to start with ERR_WORKER_INVALID_EXEC_ARGV): their heaps are bounded by the
+ * pool's resource limits instead. A TypeScript loader the parent runs under (the benches run the compiled
+ * build from tsx) is not passed either: compiled threads need none, and the source bootstrap registers tsx
+ * itself.
  */
-function threadExecArgv(): string[] {
+const perThreadOptions = /^--(enable-source-maps|cpu-prof|cpu-prof-dir|cpu-prof-name|cpu-prof-interval|heap-prof|heap-prof-dir|heap-prof-name|heap-prof-interval)(=|$)/;
+/** Those of them that take a value, which may come as the next argument. */
+const withValue = /^--(cpu-prof-dir|cpu-prof-name|cpu-prof-interval|heap-prof-dir|heap-prof-name|heap-prof-interval)$/;
+
+export function threadExecArgv(argv: readonly string[] = process.execArgv): string[] {
   const out: string[] = [];
-  const argv = process.execArgv;
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i]!;
-    const loader = /^--(import|require|loader|experimental-loader)(=|$)/.exec(arg);
-    const value = loader ? (loader[2] === '=' ? arg.slice(arg.indexOf('=') + 1) : argv[i + 1]) : undefined;
-    if (value?.includes('tsx')) {
-      if (loader?.[2] !== '=') i += 1;
-      continue;
-    }
+    if (!perThreadOptions.test(arg)) continue;
     out.push(arg);
+    if (withValue.test(arg) && i + 1 < argv.length) out.push(argv[(i += 1)]!);
   }
   return out;
 }
