@@ -21,6 +21,9 @@ function outOfMemory(spec: ThreadSpec, limitMb: number | undefined): Error {
   );
 }
 
+/** What running a task on a thread takes from the pool: a fake stands in for it in unit tests. */
+export type ThreadRunner = Pick<CsvPool, 'run' | 'heapLimitMb'>;
+
 /** A task on a pool thread, with its messages typed and its failures mapped to our errors. */
 export class CsvThread<S extends ThreadSpec> {
   private readonly channel = new MessageChannel();
@@ -29,7 +32,7 @@ export class CsvThread<S extends ThreadSpec> {
   /** Settles with the thread's result, or its failure (a BadInputError keeps its code). */
   readonly result: Promise<ThreadResult<S>>;
 
-  constructor(pool: CsvPool, spec: S, onMessage: (msg: FromThread) => void = () => undefined) {
+  constructor(pool: ThreadRunner, spec: S, onMessage: (msg: FromThread) => void = () => undefined) {
     const port = this.channel.port1;
     this.result = new Promise<ThreadResult<S>>((resolve, reject) => {
       port.on('message', (msg: FromThread) => {
@@ -77,7 +80,7 @@ export interface FeedControl {
  * credit the thread grants, and only when `ready` allows, so a slow consumer or a slow parser holds back
  * the read (backpressure end to end, bounded memory). Abort stops the task at once.
  */
-export async function runCsvThread<S extends ThreadSpec>(pool: CsvPool, spec: S, input: Readable, signal: AbortSignal, control: FeedControl = {}): Promise<ThreadResult<S>> {
+export async function runCsvThread<S extends ThreadSpec>(pool: ThreadRunner, spec: S, input: Readable, signal: AbortSignal, control: FeedControl = {}): Promise<ThreadResult<S>> {
   if (signal.aborted) throw new AbortedError('CSV task aborted before it started', { cause: signal.reason });
   let credits = 0;
   let wake: (() => void) | undefined;
