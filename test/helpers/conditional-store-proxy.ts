@@ -8,6 +8,11 @@ export interface ConditionalStoreProxy {
   /** Conditional PutObject requests seen, and refused (412), per condition header. */
   readonly conditional: { ifMatch: number; ifNoneMatch: number };
   readonly refused: { ifMatch: number; ifNoneMatch: number };
+  /**
+   * From now on, the bodies of the PutObjects the store takes whose path ends with `suffix`, in the order it
+   * stores them (the returned array fills): every version of an object anyone could read, without polling.
+   */
+  watch(suffix: string): Buffer[];
   close(): Promise<void>;
 }
 
@@ -24,18 +29,20 @@ export async function startConditionalStoreProxy(upstream: string): Promise<Cond
   const conditional = { ifMatch: 0, ifNoneMatch: 0 };
   const refused = { ifMatch: 0, ifNoneMatch: 0 };
   const putsByKey = new Map<string, Promise<void>>();
+  const watches: { suffix: string; bodies: Buffer[] }[] = [];
 
-  const forward = (req: IncomingMessage, body: Buffer | undefined, res: ServerResponse): Promise<void> =>
+  /** Resolves with the upstream's status code once its answer has been passed on (undefined if it failed). */
+  const forward = (req: IncomingMessage, body: Buffer | undefined, res: ServerResponse): Promise<number | undefined> =>
     new Promise((resolve) => {
       const out = request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers, agent }, (upstreamRes) => {
         res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
         upstreamRes.pipe(res);
-        upstreamRes.on('end', resolve);
-        upstreamRes.on('error', resolve);
+        upstreamRes.on('end', () => resolve(upstreamRes.statusCode));
+        upstreamRes.on('error', () => resolve(undefined));
       });
       out.on('error', () => {
         res.destroy();
-        resolve();
+        resolve(undefined);
       });
       // A client that goes away (a killed worker's long poll) takes its upstream request with it.
       res.on('close', () => {
@@ -74,7 +81,9 @@ export async function startConditionalStoreProxy(upstream: string): Promise<Cond
       refused.ifMatch += 1;
       return answerError(res, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', 'If-Match');
     }
-    await forward(req, body, res);
+    // Per key, PutObjects run one at a time (below): the order they are taken in is the order stored.
+    if ((await forward(req, body, res)) !== 200) return;
+    for (const w of watches) if (path.endsWith(w.suffix)) w.bodies.push(body);
   };
 
   const server = createServer((req, res) => {
@@ -99,6 +108,11 @@ export async function startConditionalStoreProxy(upstream: string): Promise<Cond
     url: `http://127.0.0.1:${port}`,
     conditional,
     refused,
+    watch: (suffix) => {
+      const bodies: Buffer[] = [];
+      watches.push({ suffix, bodies });
+      return bodies;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

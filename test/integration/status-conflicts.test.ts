@@ -149,15 +149,8 @@ test('a redelivery racing a slow worker: no stage goes back, one job.succeeded; 
   const workers: Worker[] = [await startTestWorker(stack, { clients, registry: registry() }), await startTestWorker(stack, { clients, registry: registry() })];
   const jobId = 'race-1';
   const message: JobMessage = { jobId, kind: 'csv', input: { bucket: 'stageline', key: `uploads/${jobId}/data.csv` }, outputs: {} };
-  const history: JobStatus[] = [];
-  let watching = true;
-  const watcher = (async () => {
-    while (watching) {
-      const s = await jobStatus(stack.store, jobId);
-      if (s && s.updatedAt !== history.at(-1)?.updatedAt) history.push(s);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  })();
+  // Every version of the status document the store took, in order: what any reader could have seen.
+  const written = proxy.watch(`/jobs/${jobId}/status.json`);
   const settled = async (url: string) => {
     const d = await queueDepth(stack.clients.sqs, url);
     return d.visible === 0 && d.inFlight === 0 ? true : undefined;
@@ -189,12 +182,11 @@ test('a redelivery racing a slow worker: no stage goes back, one job.succeeded; 
     }
     assert.deepEqual(events.map((e) => e.type), ['job.succeeded'], 'exactly one terminal event');
   } finally {
-    watching = false;
-    await watcher;
     await Promise.all(workers.map((w) => w.stop()));
   }
 
   // Stages and the job only ever moved forward in every version anyone could read.
+  const history = written.map((body) => JobStatus.parse(JSON.parse(body.toString('utf8'))));
   const rank = (state: string | undefined) => ({ running: 1, retrying: 1, succeeded: 2, failed: 2 })[state ?? ''] ?? 0;
   for (let i = 1; i < history.length; i++) {
     const [a, b] = [history[i - 1]!, history[i]!];
