@@ -136,7 +136,7 @@ function messyRows(seed: number, delimiter: string, ending: string, width: numbe
   let s = seed >>> 0 || 1;
   const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
-  const values = ['1', '-7', '12.5', '12.50', '007', '', 'NA', 'true', 'FALSE', '2024-02-29', '2023-02-29', 'x', 'é', '"q"', `a${delimiter}b`, 'two\nlines', 'bad"quote', '"closed"after', '1e3', 'x\ry'];
+  const values = ['1', '-7', '12.5', '12.50', '007', '', 'NA', 'true', 'FALSE', '2024-02-29', '2023-02-29', 'x', 'é', '"q"', `a${delimiter}b`, 'two\nlines', 'bad"quote', '"closed"after', '1e3', 'x\ry', '3,14', 'plain', '42'];
   const cell = () => {
     const v = pick(values);
     if (v.startsWith('"') || v.includes('bad"')) return v;
@@ -150,13 +150,24 @@ function messyRows(seed: number, delimiter: string, ending: string, width: numbe
   return lines.join(ending) + ending;
 }
 
+/** Records the fields shortcut took, per delimiter: the property below must exercise it for each. */
+const fromBytes = new Map<string, number>();
+
 /** Validates `text` in one block; without the fields shortcut when `slow`, as a handler that only takes cells. */
 async function validateText(text: string, schema: TableSchema | undefined, delimiter: string, slow: boolean) {
   const header = parse(text, { delimiter, to_line: 1, relax_quotes: true })[0] as string[];
   const validator = new RowValidator(header, schema, delimiter);
   const out = { validated: new OutputText(), rejects: new OutputText() };
   const { handler, counts } = validator.block({ firstRow: 0, withHeader: true }, out);
-  const used: RecordHandler = slow ? { record: handler.record, skipped: handler.skipped } : handler;
+  const counted: RecordHandler = {
+    ...handler,
+    fields: (record) => {
+      const taken = handler.fields!(record);
+      if (taken) fromBytes.set(delimiter, (fromBytes.get(delimiter) ?? 0) + 1);
+      return taken;
+    },
+  };
+  const used: RecordHandler = slow ? { record: handler.record, skipped: handler.skipped } : counted;
   await streamRecords(Readable.from([Buffer.from(text)]), [], delimiter, used);
   return { validated: out.validated.take(), rejects: out.rejects.take(), counts, inferred: RowValidator.applied(header, schema, [validator.inferenceStates()]) };
 }
@@ -172,6 +183,7 @@ test('validation from the bytes writes exactly what validation from the cells wr
     }),
     fuzzParams(400, 10_000),
   );
+  for (const delimiter of [',', ';', '\t', '|']) assert.ok((fromBytes.get(delimiter) ?? 0) > 0, `no ${JSON.stringify(delimiter)} record took the byte path`);
 });
 
 test('analysis from the bytes: the statistics of the cells as csv-parse reads them, whatever the chunking', async () => {

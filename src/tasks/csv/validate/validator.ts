@@ -2,9 +2,12 @@ import type { TableSchema } from '../options.js';
 import { csvCell, csvLine } from '../read/csv-text.js';
 import { TypeInference, type InferenceState } from '../schema/field-types.js';
 import type { RecordHandler, RecordText } from '../read/record-handler.js';
-import { cellText } from '../read/record-scanner.js';
+import { cellText, type RecordFields } from '../read/record-scanner.js';
 import type { RejectLine } from '../reports.js';
 import { compileSchema, defaultMissingValues, schemaInHeaderOrder, type CompiledSchema } from '../schema/schema.js';
+
+const COMMA = 0x2c;
+const LF = 0x0a;
 
 /** Where `OutputText.take` joins a block's pieces: one buffer per thread, grown to the largest block's output. */
 let joined = Buffer.allocUnsafe(0);
@@ -28,6 +31,17 @@ export class OutputText {
       this.copyBytes(record.text, record.start, record.end);
       this.write('\n');
     } else this.copyBytes(record.text, record.start, record.end + 1);
+  }
+
+  /** A record of another delimiter whose values need no quoting (RecordFields.plainOther): its text with commas between its fields, and a LF. */
+  copyWithCommas(record: RecordFields): void {
+    this.endRun();
+    const { text, textStart: start, textEnd: end, ends, count } = record;
+    const out = Buffer.allocUnsafe(end - start + 1);
+    text.copy(out, 0, start, end);
+    for (let i = 0; i < count - 1; i += 1) out[ends[i]! - start] = COMMA;
+    out[end - start] = LF;
+    this.parts.push(out);
   }
 
   /** Bytes [start, end) of `text` as they are; bytes that follow the last ones copied extend the same slice. */
@@ -163,11 +177,12 @@ export class RowValidator {
       },
       fields(record) {
         // The common row, valid and already in validated.csv's form, never becomes strings.
-        if (expectHeader || !record.canonical || record.count !== header.length) return false;
+        if (expectHeader || !(record.canonical || record.plainOther) || record.count !== header.length) return false;
         let changed = 0;
         if (compiled) {
           changed = checkBytes ? checkBytes(record, changes) : -1;
-          if (changed < 0) return false;
+          // A changed cell of another delimiter's record is written from the cells (rare: a number like 12.50).
+          if (changed < 0 || (changed > 0 && !record.canonical)) return false;
         } else {
           for (let i = 0; i < record.count; i += 1) {
             if (!inference[i]!.open) continue;
@@ -177,6 +192,10 @@ export class RowValidator {
         }
         counts.rowsRead += 1;
         counts.rowsValid += 1;
+        if (!record.canonical) {
+          out.validated.copyWithCommas(record);
+          return true;
+        }
         copy.text = record.text;
         copy.start = record.textStart;
         copy.end = record.textEnd;
