@@ -8,6 +8,19 @@ import { compileSchema, defaultMissingValues, schemaInHeaderOrder, type Compiled
 
 const COMMA = 0x2c;
 const LF = 0x0a;
+const CR = 0x0d;
+const QUOTE = 0x22;
+/** copyFields' per-field choices, reused. */
+let fieldModes = new Uint8Array(64);
+
+/** Whether text[start, end) holds a comma (or, with `breaks`, a CR or LF): what makes csvCell quote a value without quotes in it. */
+function holds(text: Buffer, start: number, end: number, breaks: boolean): boolean {
+  for (let i = start; i < end; i += 1) {
+    const c = text[i];
+    if (c === COMMA || (breaks && (c === LF || c === CR))) return true;
+  }
+  return false;
+}
 
 /** Where `OutputText.take` joins a block's pieces: one buffer per thread, grown to the largest block's output. */
 let joined = Buffer.allocUnsafe(0);
@@ -33,14 +46,48 @@ export class OutputText {
     } else this.copyBytes(record.text, record.start, record.end + 1);
   }
 
-  /** A record of another delimiter whose values need no quoting (RecordFields.plainOther): its text with commas between its fields, and a LF. */
-  copyWithCommas(record: RecordFields): void {
+  /**
+   * A record not in validated.csv's form (another delimiter, or a value quoted that needs no quotes), from its
+   * bytes: each value as csvCell would write it — quoted where it holds `"`, `,`, CR or LF, bare otherwise —
+   * commas between them, and a LF. `commaDelimited`: an unquoted value cannot hold a comma, so none is looked for.
+   */
+  copyFields(record: RecordFields, commaDelimited: boolean): void {
     this.endRun();
-    const { text, textStart: start, textEnd: end, ends, count } = record;
-    const out = Buffer.allocUnsafe(end - start + 1);
-    text.copy(out, 0, start, end);
-    for (let i = 0; i < count - 1; i += 1) out[ends[i]! - start] = COMMA;
-    out[end - start] = LF;
+    const { text, count, starts, ends, quoting } = record;
+    if (fieldModes.length < count) fieldModes = new Uint8Array(2 * count);
+    // Per field: 0 its bytes as written, 1 bare bytes that gain quotes, 2 quoted bytes that lose them.
+    let size = count; // the commas between the fields, and the LF
+    let same = true;
+    for (let i = 0; i < count; i += 1) {
+      const start = starts[i]!;
+      const end = ends[i]!;
+      let mode = 0;
+      if (quoting[i] === 0) mode = !commaDelimited && holds(text, start, end, false) ? 1 : 0;
+      else if (quoting[i] === 1) mode = holds(text, start + 1, end - 1, true) ? 0 : 2;
+      fieldModes[i] = mode;
+      if (mode !== 0) same = false;
+      size += end - start + (mode === 1 ? 2 : mode === 2 ? -2 : 0);
+    }
+    const out = Buffer.allocUnsafe(size);
+    if (same) {
+      // Every value stays as written: the record's text in one copy, each delimiter after a value a comma.
+      text.copy(out, 0, record.textStart, record.textEnd);
+      for (let i = 0; i < count - 1; i += 1) out[ends[i]! - record.textStart] = COMMA;
+      out[size - 1] = LF;
+      this.parts.push(out);
+      return;
+    }
+    let at = 0;
+    for (let i = 0; i < count; i += 1) {
+      if (i > 0) out[at++] = COMMA;
+      const mode = fieldModes[i];
+      const end = mode === 2 ? ends[i]! - 1 : ends[i]!;
+      if (mode === 1) out[at++] = QUOTE;
+      // Values are short: a loop costs less than a native copy call each.
+      for (let j = mode === 2 ? starts[i]! + 1 : starts[i]!; j < end; j += 1) out[at++] = text[j]!;
+      if (mode === 1) out[at++] = QUOTE;
+    }
+    out[at] = LF;
     this.parts.push(out);
   }
 
@@ -139,6 +186,7 @@ export class RowValidator {
   block(start: BlockStart, out: BlockOutputs): { handler: RecordHandler; counts: RowCounts } {
     const counts: RowCounts = { rowsRead: 0, rowsValid: 0, rowsRejected: 0 };
     const { header, compiled, inference, missing, delimiter } = this;
+    const commaDelimited = delimiter === ',';
     const checkBytes = compiled?.checkBytes;
     const changes: (string | null | undefined)[] = [];
     let expectHeader = start.withHeader;
@@ -177,11 +225,11 @@ export class RowValidator {
       },
       fields(record) {
         // The common row, valid and already in validated.csv's form, never becomes strings.
-        if (expectHeader || !(record.canonical || record.plainOther) || record.count !== header.length) return false;
+        if (expectHeader || record.count !== header.length) return false;
         let changed = 0;
         if (compiled) {
           changed = checkBytes ? checkBytes(record, changes) : -1;
-          // A changed cell of another delimiter's record is written from the cells (rare: a number like 12.50).
+          // A changed cell in a record not in validated.csv's form is written from the cells (rare: a number like 12.50).
           if (changed < 0 || (changed > 0 && !record.canonical)) return false;
         } else {
           for (let i = 0; i < record.count; i += 1) {
@@ -193,7 +241,7 @@ export class RowValidator {
         counts.rowsRead += 1;
         counts.rowsValid += 1;
         if (!record.canonical) {
-          out.validated.copyWithCommas(record);
+          out.validated.copyFields(record, commaDelimited);
           return true;
         }
         copy.text = record.text;
