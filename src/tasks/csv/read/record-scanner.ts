@@ -27,11 +27,6 @@ export interface RecordFields {
   readonly quoting: Uint8Array;
   /** Whether the record's text is already as validated.csv writes it: commas, quoted only where a value needs it. */
   readonly canonical: boolean;
-  /**
-   * In a file not delimited by commas: whether the record's values are all unquoted and hold no comma, so
-   * it is validated.csv's text once each delimiter between its fields is a comma.
-   */
-  readonly plainOther: boolean;
   /** Where the record's text starts and ends in `text` (its line ending excluded). */
   readonly textStart: number;
   readonly textEnd: number;
@@ -68,7 +63,6 @@ export class RecordScanner implements RecordFields {
   /** Line breaks the last record spans, counted as csv-parse counts them: each CR or LF inside a quoted value is one. */
   lines = 0;
   canonical = false;
-  plainOther = false;
   readonly lf: boolean;
   /** Next LF, quote and CR at or after the last position asked about in `text` (its length when there is none): for `delimit`. */
   private nextLf = -1;
@@ -108,7 +102,6 @@ export class RecordScanner implements RecordFields {
     const d = this.delimiterCode;
     const keep = this.splitting;
     let canonical = this.comma;
-    let quoted = false;
     let lines = 1;
     let f = 0;
     let i = p;
@@ -139,7 +132,6 @@ export class RecordScanner implements RecordFields {
         }
         // Quoted only where a value needs it: a quote, comma, CR or LF inside.
         if (quoting === 1 && !special) canonical = false;
-        quoted = true;
         i = j + 1;
       } else {
         for (; i < n; i += 1) {
@@ -174,8 +166,6 @@ export class RecordScanner implements RecordFields {
       this.textEnd = i;
       this.lines = lines;
       this.canonical = canonical;
-      // A second look at the record's bytes, for other delimiters only: comma files pay nothing for it.
-      this.plainOther = !this.comma && !quoted && !includesComma(b, p, i);
       return this.crlf ? i + 2 : i + 1;
     }
   }
@@ -229,7 +219,6 @@ export class RecordScanner implements RecordFields {
     this.textEnd = end;
     this.lines = lines;
     this.canonical = false;
-    this.plainOther = false;
     return nl + 1;
   }
 
@@ -276,7 +265,6 @@ export class RecordScanner implements RecordFields {
     this.count = 0;
     this.empty = false;
     this.canonical = false;
-    this.plainOther = false;
     this.textStart = p;
     this.textEnd = end;
     this.lines = 1;
@@ -353,9 +341,4 @@ export function discoverEnding(s: string, delimiter: string, final: boolean): Li
     }
   }
   return undefined;
-}
-
-function includesComma(b: Buffer, start: number, end: number): boolean {
-  for (let i = start; i < end; i += 1) if (b[i] === COMMA) return true;
-  return false;
 }
