@@ -1,5 +1,5 @@
 import type { TableSchema } from '../options.js';
-import { csvCell, csvLine } from '../read/csv-text.js';
+import { bytesNeedQuotes, csvCell, csvLine } from '../read/csv-text.js';
 import { TypeInference, type InferenceState } from '../schema/field-types.js';
 import type { RecordHandler, RecordText } from '../read/record-handler.js';
 import { cellText, type RecordFields } from '../read/record-scanner.js';
@@ -8,19 +8,9 @@ import { compileSchema, defaultMissingValues, schemaInHeaderOrder, type Compiled
 
 const COMMA = 0x2c;
 const LF = 0x0a;
-const CR = 0x0d;
 const QUOTE = 0x22;
 /** copyFields' per-field choices, reused. */
 let fieldModes = new Uint8Array(64);
-
-/** Whether text[start, end) holds a comma (or, with `breaks`, a CR or LF): what makes csvCell quote a value without quotes in it. */
-function holds(text: Buffer, start: number, end: number, breaks: boolean): boolean {
-  for (let i = start; i < end; i += 1) {
-    const c = text[i];
-    if (c === COMMA || (breaks && (c === LF || c === CR))) return true;
-  }
-  return false;
-}
 
 /** Where `OutputText.take` joins a block's pieces: one buffer per thread, grown to the largest block's output. */
 let joined = Buffer.allocUnsafe(0);
@@ -62,8 +52,9 @@ export class OutputText {
       const start = starts[i]!;
       const end = ends[i]!;
       let mode = 0;
-      if (quoting[i] === 0) mode = !commaDelimited && holds(text, start, end, false) ? 1 : 0;
-      else if (quoting[i] === 1) mode = holds(text, start + 1, end - 1, true) ? 0 : 2;
+      // Unquoted, a value holds no quote, CR or LF (nor, in a comma file, a comma); quoted without doubled quotes, no quote.
+      if (quoting[i] === 0) mode = !commaDelimited && bytesNeedQuotes(text, start, end) ? 1 : 0;
+      else if (quoting[i] === 1) mode = bytesNeedQuotes(text, start + 1, end - 1) ? 0 : 2;
       fieldModes[i] = mode;
       if (mode !== 0) same = false;
       size += end - start + (mode === 1 ? 2 : mode === 2 ? -2 : 0);
