@@ -23,7 +23,7 @@ const load = async <T>(path: string): Promise<T> => (await import(new URL(path, 
 const { loadConfig } = await load<typeof import('../src/contract/env.js')>('contract/env.js');
 const { csvLimits } = await load<typeof import('../src/tasks/csv/read/limits.js')>('tasks/csv/read/limits.js');
 const { sniffCsv } = await load<typeof import('../src/tasks/csv/read/sniff.js')>('tasks/csv/read/sniff.js');
-const { runCsvThread } = await load<typeof import('../src/tasks/csv/threads/thread-host.js')>('tasks/csv/threads/thread-host.js');
+const { analyseInThreads } = await load<typeof import('../src/tasks/csv/analyse/parallel-analysis.js')>('tasks/csv/analyse/parallel-analysis.js');
 const { validateInThreads } = await load<typeof import('../src/tasks/csv/validate/parallel-validation.js')>('tasks/csv/validate/parallel-validation.js');
 const { CsvPool } = await load<typeof import('../src/tasks/csv/threads/csv-pool.js')>('tasks/csv/threads/csv-pool.js');
 
@@ -43,7 +43,7 @@ async function validateAndAnalyse(pool: InstanceType<typeof CsvPool>, file: stri
   rejects.end();
   await Promise.all([finished(validated), finished(rejects)]);
   const columns = counts.schema.fields.map((f) => ({ name: f.name, type: f.type }));
-  const report = await runCsvThread(pool, { mode: 'analyse', columns, tmpDir: dir }, createReadStream(validatedPath), signal);
+  const report = await analyseInThreads(pool, columns, createReadStream(validatedPath), dir, signal);
   if (report.rows !== counts.rowsValid) throw new Error('analysis and validation disagree on the row count');
   return counts;
 }

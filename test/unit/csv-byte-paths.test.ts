@@ -6,7 +6,10 @@ import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { parse } from 'csv-parse/sync';
-import { analyseCsv } from '../../src/tasks/csv/analyse/analyser.js';
+import { AnalysisPart, transferablesOf } from '../../src/tasks/csv/analyse/analyser.js';
+import { unreadable } from '../../src/tasks/csv/read/canonical-reader.js';
+import { RecordBlocks } from '../../src/tasks/csv/read/record-cut.js';
+import type { AnalysisReport } from '../../src/tasks/csv/reports.js';
 import { NumericColumn } from '../../src/tasks/csv/analyse/numeric-column.js';
 import type { TableSchema } from '../../src/tasks/csv/options.js';
 import { csvLine } from '../../src/tasks/csv/read/csv-text.js';
@@ -186,24 +189,56 @@ test('validation from the bytes writes exactly what validation from the cells wr
   for (const delimiter of [',', ';', '\t', '|']) assert.ok((fromBytes.get(delimiter) ?? 0) > 0, `no ${JSON.stringify(delimiter)} record took the byte path`);
 });
 
-test('analysis from the bytes: the statistics of the cells as csv-parse reads them, whatever the chunking', async () => {
+/**
+ * Analysis as the threads run it, on this thread: the text in `chunks`, cut into blocks of whole records
+ * of about `pieceBytes`, dealt to `parts` parts in turn; the others' partials cloned (as posting them
+ * does) and merged by part 0.
+ */
+function analyseInParts(chunks: Buffer[], fields: { name: string; type: FieldType }[], dir: string, pieceBytes: number, parts: number): AnalysisReport {
+  const cutter = new RecordBlocks(pieceBytes, 1 << 20, unreadable);
+  const blocks = [...chunks.flatMap((c) => cutter.push(c)), ...cutter.end()];
+  const all = Array.from({ length: parts }, (_, k) => new AnalysisPart(fields, dir, k, parts));
+  blocks.forEach((b, i) => all[i % parts]!.block(Buffer.from(b.bytes.buffer, b.bytes.byteOffset, b.bytes.byteLength), i, b.offset));
+  const partials = all.slice(1).map((p) => {
+    const partial = p.partial();
+    return structuredClone(partial, { transfer: transferablesOf(partial) });
+  });
+  return all[0]!.report(partials);
+}
+
+const analysisFields: { name: string; type: FieldType }[] = [
+  { name: 'n', type: 'number' },
+  { name: 'm', type: 'string' },
+  { name: 'c', type: 'string' },
+];
+const analysisValue = fc.oneof(numberish, fc.constantFrom('', 'a', 'a,b', 'say "hi"', 'two\nlines', 'é', '𝄞'));
+const analysisRows = fc.array(fc.tuple(analysisValue, analysisValue, fc.constantFrom('x', 'y', 'x,y', '"', '')), { minLength: 1, maxLength: 40 });
+/** Equal, or both finite and within 1e-12 of each other relative to their size (NaN equals NaN). */
+const close = (a: number | null, b: number | null) => Object.is(a, b) || (a !== null && b !== null && Math.abs(a - b) <= 1e-12 * Math.max(Math.abs(a), Math.abs(b)));
+const chunksOf = (bytes: Buffer, size: number) => {
+  const chunks: Buffer[] = [];
+  for (let at = 0; at < bytes.length; at += size) chunks.push(bytes.subarray(at, at + size));
+  return chunks;
+};
+
+test('analysis from the bytes: the statistics of the cells as csv-parse reads them, whatever the chunking and the blocks', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'csv-byte-analysis-'));
   try {
-    const value = fc.oneof(numberish, fc.constantFrom('', 'a', 'a,b', 'say "hi"', 'two\nlines', 'é', '𝄞'));
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.tuple(value, value, fc.constantFrom('x', 'y', 'x,y', '"', '')), { minLength: 1, maxLength: 40 }), fc.integer({ min: 1, max: 50 }), async (rows, chunk) => {
+      fc.asyncProperty(analysisRows, fc.integer({ min: 1, max: 50 }), fc.integer({ min: 1, max: 200 }), fc.boolean(), async (rows, chunk, piece, finalLf) => {
         const text = csvLine(['n', 'm', 'c']) + rows.map((r) => csvLine(r)).join('');
-        const bytes = Buffer.from(text);
-        const chunks: Buffer[] = [];
-        for (let at = 0; at < bytes.length; at += chunk) chunks.push(bytes.subarray(at, at + chunk));
-        const report = await analyseCsv(Readable.from(chunks), [{ name: 'n', type: 'number' }, { name: 'm', type: 'string' }, { name: 'c', type: 'string' }], dir);
+        // validated.csv ends with an LF; a file without it is read as if it had one.
+        const bytes = Buffer.from(finalLf ? text : text.slice(0, -1));
+        const report = analyseInParts(chunksOf(bytes, chunk), analysisFields, dir, piece, 1);
         // The reference: csv-parse's cells, Number() of each, tallies in a Map.
         const cells = (parse(text) as string[][]).slice(1);
         const numeric = new NumericColumn(join(dir, 'ref.f64'));
         for (const [n] of cells) if (n !== '') numeric.add(Number(n));
         const s = numeric.finish();
         const n0 = report.columns[0]!;
-        assert.deepEqual(n0, { name: 'n', type: 'number', count: s.count, missing: cells.filter((r) => r[0] === '').length, mean: s.mean, std: s.std, min: s.min, '25%': s.q25, '50%': s.q50, '75%': s.q75, max: s.max });
+        // The reference sums all values as one block; analysis sums each block and merges: equal up to rounding.
+        assert.ok('mean' in n0 && close(n0.mean, s.mean) && close(n0.std, s.std), `mean/std ${JSON.stringify(n0)} vs ${JSON.stringify(s)}`);
+        assert.deepEqual({ ...n0, mean: 0, std: 0 }, { name: 'n', type: 'number', count: s.count, missing: cells.filter((r) => r[0] === '').length, mean: 0, std: 0, min: s.min, '25%': s.q25, '50%': s.q50, '75%': s.q75, max: s.max });
         for (const i of [1, 2]) {
           const tally = new Map<string, number>();
           for (const r of cells) if (r[i] !== '') tally.set(r[i]!, (tally.get(r[i]!) ?? 0) + 1);
@@ -217,6 +252,31 @@ test('analysis from the bytes: the statistics of the cells as csv-parse reads th
       }),
       fuzzParams(300, 8_000),
     );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('analysis shared among threads reports exactly what one thread reports: rows dealt in blocks, partials merged', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'csv-parts-analysis-'));
+  try {
+    let shared = 0;
+    // Validation writes finite numbers only (it rejects NaN and infinities) and -0 as 0 (String(-0)), so the
+    // number column holds those.
+    const finite = numberish.filter((v) => v === '' || (Number.isFinite(Number(v)) && !Object.is(Number(v), -0)));
+    const rowsOfNumbers = fc.array(fc.tuple(finite, analysisValue, fc.constantFrom('x', 'y', 'x,y', '"', '')), { minLength: 1, maxLength: 40 });
+    await fc.assert(
+      fc.asyncProperty(rowsOfNumbers, fc.integer({ min: 1, max: 50 }), fc.integer({ min: 1, max: 120 }), fc.integer({ min: 2, max: 3 }), async (rows, chunk, piece, parts) => {
+        const bytes = Buffer.from(csvLine(['n', 'm', 'c']) + rows.map((r) => csvLine(r)).join(''));
+        const one = analyseInParts(chunksOf(bytes, chunk), analysisFields, join(dir, 'one'), piece, 1);
+        const many = analyseInParts(chunksOf(bytes, chunk), analysisFields, join(dir, 'many'), piece, parts);
+        if (Math.ceil(bytes.length / piece) > 2) shared += 1;
+        // Every statistic to the last bit: means and stds are merged from per-block sums in block order.
+        assert.deepEqual(many, one);
+      }),
+      fuzzParams(300, 8_000),
+    );
+    assert.ok(shared > 0, 'no case dealt rows to more than one part');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import type { MessagePort } from 'node:worker_threads';
 import { pieceBytes, runCsvThread, type ThreadRunner } from '../../src/tasks/csv/threads/thread-host.js';
 import type { FromThread, ThreadSpec, ToThread } from '../../src/tasks/csv/threads/thread-protocol.js';
+import { sniffCsv } from '../../src/tasks/csv/read/sniff.js';
 
 /**
  * A stand-in for a pool thread, on this thread: it asks for a piece ('pull'), takes `delayMs` over each one,
@@ -31,7 +32,7 @@ class SlowThread implements ThreadRunner {
             send({ type: 'pull' });
           }, this.delayMs);
         } else if (msg.type === 'end') {
-          send({ type: 'result', value: { rows: bytes, columns: [] } });
+          send({ type: 'result', value: { rows: bytes } });
           resolve();
         }
       });
@@ -52,7 +53,9 @@ test('the feeder sends a piece only for a credit the thread granted, however fas
   const chunks = Readable.from((function* () {
     for (let at = 0; at < input.length; at += 65536) yield input.subarray(at, at + 65536);
   })());
-  const result = await runCsvThread(thread, { mode: 'analyse', columns: [], tmpDir: '/nowhere' }, chunks, new AbortController().signal);
+  // The stand-in reads nothing of the spec; a real one keeps the types honest.
+  const format = sniffCsv({ bytes: Buffer.from('a,b\n1,2\n'), gzip: false, complete: true });
+  const result = await runCsvThread(thread, { mode: 'read', format }, chunks, new AbortController().signal);
   assert.equal(thread.unasked, 0, 'a piece arrived that the thread had not asked for');
   assert.deepEqual(thread.pieces, [pieceBytes, pieceBytes, pieceBytes, pieceBytes, pieceBytes, 1234]);
   assert.equal(result.rows, input.length);

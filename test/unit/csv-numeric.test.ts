@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { lerp, NumericColumn } from '../../src/tasks/csv/analyse/numeric-column.js';
 import { CategoryColumn } from '../../src/tasks/csv/analyse/category-column.js';
+import { fnv1a } from '../../src/tasks/csv/read/canonical-reader.js';
+import { csvCell } from '../../src/tasks/csv/read/csv-text.js';
 
 /** Reference statistics the plain way: full sort, two-pass mean and variance (as pandas does). */
 function reference(values: number[]) {
@@ -37,6 +39,14 @@ function withDir<T>(fn: (dir: string) => T): T {
   }
 }
 
+/** Values added as analysis adds them: a block at a time (`size` values each), numbered from `first`. */
+function fill(col: NumericColumn, values: readonly number[], size = 1_000, first = 0): void {
+  values.forEach((v, i) => {
+    col.add(v);
+    if ((i + 1) % size === 0 || i === values.length - 1) col.endBlock(first + Math.floor(i / size));
+  });
+}
+
 // A deterministic generator: tests must not be flaky.
 function* lcg(seed: number): Generator<number> {
   let s = seed >>> 0;
@@ -58,7 +68,7 @@ for (const [label, collectLimit] of [['collected in one pass', 1 << 21], ['refin
     });
     const stats = withDir((dir) => {
       const col = new NumericColumn(join(dir, 'n.f64'), collectLimit);
-      for (const v of values) col.add(v);
+      fill(col, values);
       return col.finish();
     });
     const ref = reference(values);
@@ -77,7 +87,7 @@ test('numeric column: large offset keeps std accurate (the naive sum of squares 
   const values = Array.from({ length: 10_000 }, (_, i) => 1e9 + (i % 10) * 0.1);
   const stats = withDir((dir) => {
     const col = new NumericColumn(join(dir, 'n.f64'));
-    for (const v of values) col.add(v);
+    fill(col, values, 777);
     return col.finish();
   });
   closeTo(stats.std, reference(values).std, 'std');
@@ -101,7 +111,7 @@ test('numeric column: up to 65,535 values stay in memory (no spill file), more s
       const path = join(dir, `n${n}.f64`);
       const col = new NumericColumn(path);
       const some = values.slice(0, n);
-      for (const v of some) col.add(v);
+      fill(col, some, 10_000);
       const stats = col.finish();
       assert.equal(existsSync(path), spills, `${n} values: spill file`);
       const ref = reference(some);
@@ -132,3 +142,46 @@ for (const [label, memoryLimit] of [['in memory', 1_000_000], ['spilled to hash 
     assert.deepEqual(summary, { count: values.length, unique: 11, top: 'b', freq: 2 });
   });
 }
+
+test('numeric column: blocks shared by two threads, merged, give the one column\'s statistics to the last bit, spilled or held', () => {
+  const rnd = lcg(11);
+  const values = Array.from({ length: 150_000 }, () => Math.round(((rnd.next().value as number) - 0.3) * 1e6) / 100);
+  const size = 2_500;
+  withDir((dir) => {
+    const whole = new NumericColumn(join(dir, 'whole.f64'));
+    fill(whole, values, size);
+    const expected = whole.finish();
+    // Thread 1 gets every third block, so it holds its values (22 blocks of the 60 < 65,536 values) or,
+    // given every other block, spills them; thread 0 the rest.
+    for (const [label, every] of [['held', 3], ['spilled', 2]] as const) {
+      const lead = new NumericColumn(join(dir, `lead-${label}.f64`));
+      const other = new NumericColumn(join(dir, `other-${label}.f64`));
+      for (let b = 0; b * size < values.length; b += 1) fill(b % every === 1 ? other : lead, values.slice(b * size, (b + 1) * size), size, b);
+      const partial = other.partial();
+      assert.equal(typeof partial.values === 'string', label === 'spilled', label);
+      lead.merge(structuredClone(partial));
+      assert.deepEqual(lead.finish(), expected, label);
+    }
+  });
+});
+
+test('category column: partials of two threads merged, in memory or spilled, keep exact tallies and the first seen of a tie', () => {
+  // Dealt alternately, as blocks are: 'a' first occurs at 1 (thread 1), 'b' at 2 (thread 0); both occur
+  // three times, so top is 'a', found in the other thread's share.
+  const values = ['c', 'a', 'b', 'a', 'b', 'a', 'b', 'd', 'e', 'f', 'g', 'h', 'i', 'j'];
+  // Each value a block of its own, as if blocks were one row long.
+  const put = (col: CategoryColumn, v: string, block: number) => {
+    const b = Buffer.from(csvCell(v));
+    col.addBytes(b, 0, b.length, fnv1a(b, 0, b.length), block, 0);
+  };
+  for (const [leadLimit, otherLimit] of [[1_000, 1_000], [3, 1_000], [1_000, 3], [3, 3]] as const) {
+    const summary = withDir((dir) => {
+      const lead = new CategoryColumn(join(dir), 'lead', leadLimit, 4);
+      const other = new CategoryColumn(join(dir), 'other', otherLimit, 4);
+      values.forEach((v, i) => put(i % 2 === 0 ? lead : other, v, i));
+      lead.merge(structuredClone(other.partial()));
+      return lead.finish();
+    });
+    assert.deepEqual(summary, { count: values.length, unique: 10, top: 'a', freq: 3 }, `limits ${leadLimit}/${otherLimit}`);
+  }
+});

@@ -3,7 +3,7 @@ import { jobKey } from '../../contract/job-keys.js';
 import type { Task, TaskContext, TaskResult } from '../../pipeline/task.js';
 import { ValidationReport } from './reports.js';
 import type { CsvPool } from './threads/csv-pool.js';
-import { runCsvThread } from './threads/thread-host.js';
+import { analyseInThreads } from './analyse/parallel-analysis.js';
 
 /** Analysis: pandas-`describe` statistics of validated.csv, typed by validation.json, into analysis.json. */
 export class CsvAnalysisTask implements Task {
@@ -25,7 +25,7 @@ export class CsvAnalysisTask implements Task {
     }
     const input = await store.getStream({ bucket: store.bucket, key: validatedKey }, signal);
     const columns = validation.schema.fields.map((f) => ({ name: f.name, type: f.type }));
-    const analysis = await runCsvThread(this.pool, { mode: 'analyse', columns, tmpDir: ctx.tmpDir }, input, signal);
+    const analysis = await analyseInThreads(this.pool, columns, input, ctx.tmpDir, signal);
     const key = await store.putJson(jobKey(job.jobId, 'analysis.json'), analysis, signal);
     return { outputs: { 'analysis.json': key } };
   }

@@ -13,8 +13,32 @@ export interface CategorySummary {
 
 interface Tally {
   count: number;
-  /** Index of the value's first occurrence: ties for `top` go to the value seen first. */
+  /** Where the value first occurs (`placeOf`): ties for `top` go to the value seen first. */
   first: number;
+}
+
+/** A row's place in the file, comparable across the threads that read its blocks: block, then row in it. */
+const placeOf = (block: number, row: number) => block * 2 ** 32 + row;
+
+/** A ByteTally's contents, as one thread hands them to another (analyser.ts). */
+export interface TallyState {
+  size: number;
+  hashes: Int32Array;
+  keyStart: Int32Array;
+  keyEnd: Int32Array;
+  counts: Float64Array;
+  firsts: Float64Array;
+  arena: Uint8Array;
+}
+
+/**
+ * What one analysis thread knows of a column after its share of the rows: its tallies in memory, or the
+ * partition files it spilled them to (closed), in partition order.
+ */
+export interface CategoryPartial {
+  count: number;
+  table: TallyState | undefined;
+  files: string[];
 }
 
 /**
@@ -29,6 +53,8 @@ interface Tally {
 export class CategoryColumn {
   private table: ByteTally | undefined = new ByteTally();
   private files: SpillWriter[] = [];
+  /** Other threads' partition files, merged in: partition i of each is read with this column's i. */
+  private readonly others: string[][] = [];
   private seen = 0;
 
   constructor(
@@ -39,22 +65,54 @@ export class CategoryColumn {
     private readonly memoryBytes = 32 * 1024 * 1024,
   ) {}
 
-  /** A value as a string (written as validated.csv writes it, then tallied). */
+  /** A value as a string (written as validated.csv writes it, then tallied), the next in file order. */
   add(value: string): void {
     const bytes = Buffer.from(csvCell(value), 'utf8');
-    this.addBytes(bytes, 0, bytes.length, fnv1a(bytes, 0, bytes.length));
+    this.addBytes(bytes, 0, bytes.length, fnv1a(bytes, 0, bytes.length), 0, this.seen);
   }
 
-  /** A value as validated.csv writes it: `text[start, end)`, quoted if csvCell quotes it, and its fnv1a. */
-  addBytes(text: Buffer, start: number, end: number, hash: number): void {
-    const index = this.seen++;
+  /**
+   * A value as validated.csv writes it: `text[start, end)`, quoted if csvCell quotes it, and its fnv1a;
+   * found at row `row` of the file's block `block` (threads each read some of the blocks).
+   */
+  addBytes(text: Buffer, start: number, end: number, hash: number, block: number, row: number): void {
+    this.seen += 1;
     const table = this.table;
     if (table) {
-      table.add(text, start, end, hash, index);
-      if (table.size > this.memoryLimit || table.bytes > this.memoryBytes) this.spillAll();
+      table.add(text, start, end, hash, block, row);
+      this.bound();
       return;
     }
-    this.append(fieldValue(text, start, end), { count: 1, first: index });
+    this.append(fieldValue(text, start, end), { count: 1, first: placeOf(block, row) });
+  }
+
+  /** This column's share, its files closed: for the thread that finishes it. */
+  partial(): CategoryPartial {
+    for (const file of this.files) file.close();
+    return { count: this.seen, table: this.table?.state(), files: this.files.map((f) => f.path) };
+  }
+
+  /** Another thread's share of the rows (its `partial()`). */
+  merge(p: CategoryPartial): void {
+    this.seen += p.count;
+    if (p.files.length > 0) {
+      if (this.table) this.spillAll();
+      this.others.push(p.files);
+    }
+    if (!p.table) return;
+    const { size, hashes, keyStart, keyEnd, counts, firsts, arena } = p.table;
+    const text = Buffer.from(arena.buffer, arena.byteOffset, arena.byteLength);
+    for (let e = 0; e < size; e += 1) {
+      if (this.table) {
+        this.table.merge(hashes[e]!, text, keyStart[e]!, keyEnd[e]!, counts[e]!, firsts[e]!);
+        this.bound();
+      } else this.append(fieldValue(text, keyStart[e]!, keyEnd[e]!), { count: counts[e]!, first: firsts[e]! });
+    }
+  }
+
+  private bound(): void {
+    const table = this.table!;
+    if (table.size > this.memoryLimit || table.bytes > this.memoryBytes) this.spillAll();
   }
 
   finish(): CategorySummary {
@@ -65,10 +123,12 @@ export class CategoryColumn {
     };
     if (this.table) this.table.forEach((text, start, end, count, first) => consider(() => fieldValue(text, start, end), count, first));
     else {
-      for (const file of this.files) {
+      this.files.forEach((file, i) => {
         file.close();
-        for (const [value, t] of readPartition(file.path)) consider(() => value, t.count, t.first);
-      }
+        const tallies = readPartition(file.path);
+        for (const files of this.others) readPartition(files[i]!, tallies);
+        for (const [value, t] of tallies) consider(() => value, t.count, t.first);
+      });
     }
     return { count: this.seen, unique: summary.unique, top: summary.top, freq: summary.freq };
   }
@@ -112,20 +172,36 @@ class ByteTally {
   private firsts = new Float64Array(512);
   private arena = Buffer.allocUnsafe(64 * 1024);
 
-  add(text: Uint8Array, start: number, end: number, fnv: number, index: number): void {
+  /**
+   * One more of the value, at row `row` of block `block` of the file. Both are small integers: the call on
+   * every value passes no double (a double argument is boxed where the call is not inlined).
+   */
+  add(text: Uint8Array, start: number, end: number, fnv: number, block: number, row: number): void {
     let h = fnv;
     // FNV's low bits mix poorly, and the low bits pick the slot: one round of murmur3's finaliser.
     h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
     h ^= h >>> 13;
+    const e = this.find(h, text, start, end);
+    if (e >= 0) this.counts[e]! += 1;
+    else this.insert(-e - 1, h, text, start, end, 1, placeOf(block, row));
+  }
+
+  /** An entry of another table (its state): `count` more of the value, first seen at `first` unless known earlier. */
+  merge(h: number, text: Uint8Array, start: number, end: number, count: number, first: number): void {
+    const e = this.find(h, text, start, end);
+    if (e < 0) return this.insert(-e - 1, h, text, start, end, count, first);
+    this.counts[e]! += count;
+    if (first < this.firsts[e]!) this.firsts[e] = first;
+  }
+
+  /** The value's entry, or -(slot + 1) for the empty slot it would take. */
+  private find(h: number, text: Uint8Array, start: number, end: number): number {
     const mask = this.slots.length - 1;
     const arena = this.arena;
     const len = end - start;
     for (let slot = h & mask; ; slot = (slot + 1) & mask) {
       const e = this.slots[slot]! - 1;
-      if (e < 0) {
-        this.insert(slot, h, text, start, end, index);
-        return;
-      }
+      if (e < 0) return -slot - 1;
       if (this.hashes[e] !== h) continue;
       const k = this.keyStart[e]!;
       if (this.keyEnd[e]! - k !== len) continue;
@@ -136,10 +212,7 @@ class ByteTally {
           break;
         }
       }
-      if (same) {
-        this.counts[e]! += 1;
-        return;
-      }
+      if (same) return e;
     }
   }
 
@@ -148,7 +221,12 @@ class ByteTally {
     for (let e = 0; e < this.size; e += 1) fn(this.arena, this.keyStart[e]!, this.keyEnd[e]!, this.counts[e]!, this.firsts[e]!);
   }
 
-  private insert(slot: number, h: number, text: Uint8Array, start: number, end: number, index: number): void {
+  state(): TallyState {
+    const n = this.size;
+    return { size: n, hashes: this.hashes.slice(0, n), keyStart: this.keyStart.slice(0, n), keyEnd: this.keyEnd.slice(0, n), counts: this.counts.slice(0, n), firsts: this.firsts.slice(0, n), arena: this.arena.subarray(0, this.bytes) };
+  }
+
+  private insert(slot: number, h: number, text: Uint8Array, start: number, end: number, count: number, first: number): void {
     const e = this.size;
     if (e === this.hashes.length) this.growEntries();
     const len = end - start;
@@ -162,8 +240,8 @@ class ByteTally {
     this.keyEnd[e] = this.bytes + len;
     this.bytes += len;
     this.hashes[e] = h;
-    this.counts[e] = 1;
-    this.firsts[e] = index;
+    this.counts[e] = count;
+    this.firsts[e] = first;
     this.slots[slot] = e + 1;
     this.size += 1;
     // At most half full, so probes stay short.
@@ -195,9 +273,9 @@ class ByteTally {
   }
 }
 
-function readPartition(path: string): Map<string, Tally> {
+/** A partition file's tallies, added to `tallies` (another thread's file of the same partition may be there). */
+function readPartition(path: string, tallies = new Map<string, Tally>()): Map<string, Tally> {
   const data = readFileSync(path);
-  const tallies = new Map<string, Tally>();
   for (let at = 0; at < data.length; ) {
     const count = data.readUInt32LE(at);
     const first = data.readDoubleLE(at + 4);

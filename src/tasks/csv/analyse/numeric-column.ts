@@ -13,50 +13,85 @@ export interface NumericSummary {
 
 /** Neumaier's compensated sum: error independent of the number of terms. */
 class CompensatedSum {
-  private sum = 0;
-  private c = 0;
+  sum = 0;
+  c = 0;
   add(x: number): void {
     const t = this.sum + x;
     this.c += Math.abs(this.sum) >= Math.abs(x) ? this.sum - t + x : x - t + this.sum;
     this.sum = t;
+  }
+  /** Another sum (a block's): its running sum added as a term, its compensation to ours. */
+  merge(sum: number, c: number): void {
+    this.add(sum);
+    this.c += c;
   }
   get value(): number {
     return this.sum + this.c;
   }
 }
 
+/** A block's values (read/record-cut.ts) summed: count, compensated sum and squared deviations from its own mean. */
+interface BlockStats {
+  index: number;
+  n: number;
+  sum: number;
+  c: number;
+  m2: number;
+}
+
 /**
- * One numeric column's statistics, as pandas `describe` computes them, in bounded memory.
+ * What one analysis thread knows of a column after its share of the rows (analyser.ts): enough for the
+ * thread that finishes the column to merge it, its values left where they are (spill file or memory).
+ */
+export interface NumericPartial {
+  count: number;
+  min: number;
+  max: number;
+  blocks: BlockStats[];
+  /** The values: a closed spill file, or those held in memory. */
+  values: string | Float64Array;
+}
+
+/**
+ * One numeric column's statistics, as pandas `describe` computes them, in bounded memory, from values
+ * that arrive in blocks (the file's blocks, numbered in file order; threads may each see some of them).
  *
- * Values are spilled to a private file as float64 while parsing (8 bytes each); the mean is a
- * compensated sum over the count. At the end:
- * - std is pandas' two-pass formula, sqrt(sum((x - mean)^2) / (n - 1)), over the spill file;
- * - quantiles are exact, by histogram refinement: each value maps to a 64-bit key that sorts like the
+ * - Mean and std are merged from per-block sums in block order, so they come out the same to the last
+ *   bit however the blocks were shared among threads. Each block is summed (compensated) when it ends,
+ *   while its values are in memory, and its squared deviations from its own mean summed in a second pass
+ *   over them (pandas' two-pass formula within the block); blocks merge by Chan's formula for M2. The
+ *   mean is the compensated sum of the block sums over the count.
+ * - Values are spilled to a private file as float64 (8 bytes each) at block ends, once enough are held.
+ * - Quantiles are exact, by histogram refinement: each value maps to a 64-bit key that sorts like the
  *   number; one pass counts keys per leading 16 bits and so finds the bucket holding each wanted rank;
  *   the next pass collects that bucket's values and sorts them (or, if it is still larger than
  *   `collectLimit`, counts by the next 16 bits, at most four levels, where a bucket is a single value).
  *   Memory is a few 65536-entry histograms plus at most `collectLimit` values per wanted rank, whatever
  *   the file size; time is two or three sequential reads of 8n bytes. External sorting would need
  *   log-many passes and rewrites of the whole file for the same six order statistics.
- * - quantiles interpolate linearly between the two neighbouring order statistics, with numpy's
+ * - Quantiles interpolate linearly between the two neighbouring order statistics, with numpy's
  *   formula, so 25/50/75% match pandas to the last bit.
  */
-/** Values held before they are spilled: as many as one block of readFloat64Blocks, so an unspilled column is read as one such block. */
+/** Values held before they are spilled at a block's end: as many as one block of readFloat64Blocks. */
 const pendingLimit = 1 << 16;
 
 export class NumericColumn {
   private count = 0;
-  private readonly sum = new CompensatedSum();
   private min = Infinity;
   private max = -Infinity;
-  /** Opened when `pending` first fills at its full size: a column of fewer values never touches the disk. */
+  private readonly blocks: BlockStats[] = [];
+  /** Opened when `pending` first holds `pendingLimit` values at a block's end: a column of fewer values never touches the disk. */
   private spill: SpillWriter | undefined;
   /**
-   * Values not yet spilled: filled in place, written as one piece. It starts small and doubles up to
-   * `pendingLimit`, so a job of a few rows does not allocate half a megabyte per numeric column.
+   * Values not yet spilled: filled in place, written as one piece. It starts small and doubles as
+   * needed, so a job of a few rows does not allocate half a megabyte per numeric column.
    */
   private pending = new Float64Array(1 << 10);
   private held = 0;
+  /** Where the current block's values start in `pending`. */
+  private blockStart = 0;
+  /** Other threads' values, merged in (see `merge`), read after this column's own. */
+  private readonly others: (string | Float64Array)[] = [];
 
   constructor(
     private readonly spillPath: string,
@@ -66,34 +101,79 @@ export class NumericColumn {
 
   add(x: number): void {
     this.count += 1;
-    this.sum.add(x);
     if (x < this.min) this.min = x;
     if (x > this.max) this.max = x;
-    this.pending[this.held++] = x;
     if (this.held === this.pending.length) this.grow();
+    this.pending[this.held++] = x;
+  }
+
+  /** The values added since the last block's end are block `index` of the file. */
+  endBlock(index: number): void {
+    const from = this.blockStart;
+    const to = this.held;
+    if (to > from) {
+      const values = this.pending;
+      const sum = new CompensatedSum();
+      for (let i = from; i < to; i += 1) sum.add(values[i]!);
+      const n = to - from;
+      const mean = sum.value / n;
+      const squares = new CompensatedSum();
+      for (let i = from; i < to; i += 1) {
+        const d = values[i]! - mean;
+        squares.add(d * d);
+      }
+      this.blocks.push({ index, n, sum: sum.sum, c: sum.c, m2: squares.value });
+    }
+    if (this.held >= pendingLimit) {
+      this.spill ??= new SpillWriter(this.spillPath, 0);
+      this.flush(this.spill);
+    }
+    this.blockStart = this.held;
+  }
+
+  /** This column's share, its spill file closed: for the thread that finishes it. */
+  partial(): NumericPartial {
+    this.endBlock(Infinity);
+    return { count: this.count, min: this.min, max: this.max, blocks: this.blocks, values: this.ownValues() };
+  }
+
+  /** Another thread's share of the rows (its `partial()`). */
+  merge(p: NumericPartial): void {
+    this.count += p.count;
+    if (p.min < this.min) this.min = p.min;
+    if (p.max > this.max) this.max = p.max;
+    this.blocks.push(...p.blocks);
+    this.others.push(p.values);
   }
 
   finish(): NumericSummary {
-    // Values that never left memory are read from there, in the one block the spill file would have given.
-    let source: string | Float64Array = this.pending.subarray(0, this.held);
-    if (this.spill) {
-      this.flush(this.spill);
-      this.spill.close();
-      source = this.spillPath;
-    }
+    // Values added outside any block (a caller that never ends one) are one block, last.
+    this.endBlock(Infinity);
+    const sources = [this.ownValues(), ...this.others];
     const n = this.count;
     if (n === 0) return { count: 0, mean: null, std: null, min: null, q25: null, q50: null, q75: null, max: null };
-    const mean = this.sum.value / n;
-    const squares = new CompensatedSum();
+    // In file order, whichever thread summed each block: the result does not depend on the sharing.
+    const blocks = [...this.blocks].sort((a, b) => (a.index === b.index ? 0 : a.index < b.index ? -1 : 1));
+    const sum = new CompensatedSum();
+    let seen = 0;
+    let runningMean = 0;
+    let m2 = 0;
+    for (const b of blocks) {
+      sum.merge(b.sum, b.c);
+      const blockMean = (b.sum + b.c) / b.n;
+      const total = seen + b.n;
+      const delta = blockMean - runningMean;
+      m2 += b.m2 + ((delta * delta * seen) / total) * b.n;
+      runningMean += (delta * b.n) / total;
+      seen = total;
+    }
+    const mean = sum.value / n;
+    const std = n > 1 ? Math.sqrt(m2 / (n - 1)) : null;
     const ranks = [0.25, 0.5, 0.75].flatMap((q) => {
       const h = (n - 1) * q;
       return [Math.floor(h), Math.min(Math.floor(h) + 1, n - 1)];
     });
-    // The sum of squares rides on the quantiles' first pass: one read of the spill file fewer.
-    const values = orderStatistics(source, n, ranks, this.collectLimit, (block) => {
-      for (const x of block) squares.add((x - mean) * (x - mean));
-    });
-    const std = n > 1 ? Math.sqrt(squares.value / (n - 1)) : null;
+    const values = orderStatistics(sources, n, ranks, this.collectLimit);
     const at = (q: number) => {
       const h = (n - 1) * q;
       const lo = Math.floor(h);
@@ -102,15 +182,19 @@ export class NumericColumn {
     return { count: n, mean, std, min: this.min, q25: at(0.25), q50: at(0.5), q75: at(0.75), max: this.max };
   }
 
-  private grow(): void {
-    if (this.pending.length < pendingLimit) {
-      const larger = new Float64Array(this.pending.length * 2);
-      larger.set(this.pending);
-      this.pending = larger;
-      return;
-    }
-    this.spill ??= new SpillWriter(this.spillPath, 0);
+  /** Values that never left memory are read from there, in the one block the spill file would have given. */
+  private ownValues(): string | Float64Array {
+    if (!this.spill) return this.pending.subarray(0, this.held);
     this.flush(this.spill);
+    this.spill.close();
+    return this.spillPath;
+  }
+
+  /** Values are spilled only at a block's end (its sums need them), so a block's values may outgrow the limit. */
+  private grow(): void {
+    const larger = new Float64Array(this.pending.length * 2);
+    larger.set(this.pending);
+    this.pending = larger;
   }
 
   private flush(spill: SpillWriter): void {
@@ -207,18 +291,25 @@ interface Group {
   filled: number;
 }
 
+/** Each source's values in turn, a block at a time (a spill file's block array is reused: use it before the next). */
+function* blocksOf(sources: readonly (string | Float64Array)[]): Generator<Float64Array> {
+  for (const source of sources) {
+    if (typeof source === 'string') yield* readFloat64Blocks(source);
+    else yield source;
+  }
+}
+
 /**
  * One pass over the spill file (or the values a column held in memory): counts or collects each group's
  * members. Groups in the outer loop keep the inner loop tight.
  */
-function scan(source: string | Float64Array, groups: readonly Group[], eachBlock: ((block: Float64Array) => void) | undefined): void {
+function scan(sources: readonly (string | Float64Array)[], groups: readonly Group[]): void {
   const prefixes = groups.map((g) => prefixOf(g.bucket));
   // Groups that are all buckets of the first digit (the second pass, usually the last) are found by that
   // digit in one loop over the values, not one loop per group.
   const byFirstDigit = groups.length > 1 && groups.every((g) => g.bucket.level === 1) ? new Int32Array(65536).fill(-1) : undefined;
   groups.forEach((g, k) => byFirstDigit && (byFirstDigit[g.bucket.digits[0]!] = k));
-  for (const block of typeof source === 'string' ? readFloat64Blocks(source) : [source]) {
-    eachBlock?.(block);
+  for (const block of blocksOf(sources)) {
     const words = new Uint32Array(block.buffer, block.byteOffset, block.length * 2);
     if (byFirstDigit) {
       for (let i = 0; i < block.length; i += 1) {
@@ -250,8 +341,7 @@ function scan(source: string | Float64Array, groups: readonly Group[], eachBlock
 }
 
 /** Exact values at the given 0-based ranks of the sorted spill file or values, in bounded memory (see NumericColumn). */
-export function orderStatistics(source: string | Float64Array, n: number, ranks: readonly number[], collectLimit: number, firstPass?: (block: Float64Array) => void): Map<number, number> {
-  let eachBlock = firstPass;
+export function orderStatistics(sources: readonly (string | Float64Array)[], n: number, ranks: readonly number[], collectLimit: number): Map<number, number> {
   const found = new Map<number, number>();
   let pending = [...new Set(ranks)].map((rank) => ({ rank, within: rank, bucket: { level: 0, digits: [], size: n } as Bucket }));
   while (pending.length > 0) {
@@ -264,8 +354,7 @@ export function orderStatistics(source: string | Float64Array, n: number, ranks:
         groups.set(id, { bucket: t.bucket, counts: collect ? undefined : new Uint32Array(65536), values: new Float64Array(collect ? t.bucket.size : 0), filled: 0 });
       }
     }
-    scan(source, [...groups.values()], eachBlock);
-    eachBlock = undefined;
+    scan(sources, [...groups.values()]);
     const next: typeof pending = [];
     for (const t of pending) {
       const g = groups.get(`${t.bucket.level}:${t.bucket.digits.join('.')}`)!;

@@ -6,7 +6,7 @@ const QUOTE = 0x22;
 const COMMA = 0x2c;
 const LF = 0x0a;
 /** A pending record longer than this is not one validation wrote (its records are at most maxRecordChars, quoted). */
-const maxPendingBytes = 4 * 3 * csvLimits.maxRecordChars;
+export const maxPendingBytes = 4 * 3 * csvLimits.maxRecordChars;
 const noBytes: Buffer = Buffer.alloc(0);
 /** 32-bit FNV-1a. */
 const FNV_OFFSET = 0x811c9dc5 | 0;
@@ -46,7 +46,8 @@ export class CanonicalRecords implements CanonicalRecord {
   ends = new Int32Array(64);
   hashes = new Int32Array(64);
   private rest: Buffer = noBytes;
-  private records = 0;
+  /** Where `rest` (the start of the text being read) is in the file, so a fault names its byte. */
+  private base = 0;
 
   constructor(private readonly visit: (record: CanonicalRecord) => void) {}
 
@@ -63,25 +64,44 @@ export class CanonicalRecords implements CanonicalRecord {
     if (k < chunk.length) this.read(chunk.subarray(k));
   }
 
+  /**
+   * Reads a block of whole records that starts at byte `offset` of the file (record-cut.ts cuts them), the
+   * last one ended by its LF: anything left over is a quoted value never closed.
+   */
+  pushBlock(block: Buffer, offset: number): void {
+    this.base = offset;
+    this.read(block);
+    if (this.rest.length > 0) throw this.openQuote();
+  }
+
   private read(chunk: Buffer): void {
     const b = this.rest.length > 0 ? Buffer.concat([this.rest, chunk]) : chunk;
     this.text = b;
     let p = 0;
     for (let next = this.record(b, p); next >= 0; next = this.record(b, p)) {
-      this.records += 1;
       this.visit(this);
       p = next;
     }
+    this.base += p;
     // A copy: the tail must not keep the whole chunk alive.
     this.rest = p < b.length ? Buffer.from(b.subarray(p)) : noBytes;
-    if (this.rest.length > maxPendingBytes) throw unreadable(`record ${this.records + 1} runs past ${maxPendingBytes} bytes`);
+    if (this.rest.length > maxPendingBytes) throw unreadable(`the record at byte ${this.base} runs past ${maxPendingBytes} bytes`);
   }
 
   /** The last record may lack its line break; a quote still open here was never closed. */
   end(): void {
     if (this.rest.length === 0) return;
     this.push(Buffer.from('\n'));
-    if (this.rest.length > 0) throw unreadable(`record ${this.records + 1} has a quoted value that is never closed`);
+    if (this.rest.length > 0) throw this.openQuote();
+  }
+
+  /** Where the record being read starts in the file: faults name it by its byte (threads read blocks, not rows, in order). */
+  at(recordStart: number): number {
+    return this.base + recordStart;
+  }
+
+  private openQuote(): BadInputError {
+    return unreadable(`the record at byte ${this.base} has a quoted value that is never closed`);
   }
 
   /** Delimits the record at p into `starts`/`ends`; returns where the next one starts, or -1 if it is not complete in b. */
@@ -110,12 +130,12 @@ export class CanonicalRecords implements CanonicalRecord {
         }
         i = j + 1;
         const c = b[i];
-        if (c !== COMMA && c !== LF) throw unreadable(`record ${this.records + 1} has text after a closing quote`);
+        if (c !== COMMA && c !== LF) throw unreadable(`the record at byte ${this.base + p} has text after a closing quote`);
       } else {
         for (; i < n; i += 1) {
           const c = b[i]!;
           if (c === COMMA || c === LF) break;
-          if (c === QUOTE) throw unreadable(`record ${this.records + 1} has a quote inside an unquoted value`);
+          if (c === QUOTE) throw unreadable(`the record at byte ${this.base + p} has a quote inside an unquoted value`);
           h = Math.imul(h ^ c, FNV_PRIME);
         }
         if (i >= n) return -1;

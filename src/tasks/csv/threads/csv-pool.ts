@@ -34,7 +34,7 @@ export function threadExecArgv(argv: readonly string[] = process.execArgv): stri
 }
 
 export interface CsvPoolOptions {
-  /** Checker threads one validation runs besides its reader (CSV_THREADS). */
+  /** Checker threads one validation runs besides its reader, and the threads one analysis shares its rows among (CSV_THREADS). */
   checkers: number;
   /** Validations the process runs at once (VALIDATION_CONCURRENCY). */
   validations: number;
@@ -52,8 +52,8 @@ export type HeapClass = 'lean' | 'unique' | 'analyse';
  * heap grow far before it collects them: a thread that keeps little alive gets a small heap, so its RSS
  * stays flat (measured: 355 MB -> 246 MB peak for validation with two checkers). A checker holding a
  * `unique` set keeps data in proportion to the file: CSV_UNIQUE_HEAP_MB bounds it, so a column of
- * millions of distinct values fails its job instead of the container. Analysis (its value counts spill
- * to disk) gets no old-generation bound.
+ * millions of distinct values fails its job instead of the container. Analysis's first part (it reads
+ * its spilled value counts back, a partition at a time) gets no old-generation bound.
  */
 function heapLimits(heap: HeapClass, uniqueHeapMb: number): ResourceLimits {
   if (heap === 'lean') return { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 48 };
@@ -61,7 +61,9 @@ function heapLimits(heap: HeapClass, uniqueHeapMb: number): ResourceLimits {
 }
 
 export function heapClassOf(spec: ThreadSpec): HeapClass {
-  if (spec.mode === 'analyse') return 'analyse';
+  // Only analysis's first part merges and finishes the statistics (a partition of spilled value counts is
+  // read into a Map there); the others keep their tallies in typed arrays, outside the heap.
+  if (spec.mode === 'analyse') return spec.part === 0 ? 'analyse' : 'lean';
   return spec.mode === 'check' && hasUniqueConstraint(spec.schema) ? 'unique' : 'lean';
 }
 
@@ -85,6 +87,7 @@ export class CsvPool {
   readonly checkers: number;
   private readonly pools = new Map<HeapClass, Piscina>();
   private closed = false;
+  private analysing = 0;
 
   constructor(private readonly options: CsvPoolOptions) {
     this.checkers = options.checkers;
@@ -98,7 +101,9 @@ export class CsvPool {
     let pool = this.pools.get(heap);
     if (!pool) {
       const { checkers, validations, analyses, uniqueHeapMb } = this.options;
-      const [minThreads, maxThreads] = heap === 'lean' ? [checkers + 1, validations * (checkers + 1)] : heap === 'unique' ? [0, validations] : [1, analyses];
+      // Lean: each validation's reader and checkers, and each analysis's parts but the first. Those parts
+      // use the threads a validation leaves idle, so a worker running one job at a time starts none for them.
+      const [minThreads, maxThreads] = heap === 'lean' ? [checkers + 1, validations * (checkers + 1) + analyses * (checkers - 1)] : heap === 'unique' ? [0, validations] : [1, analyses];
       pool = new Piscina({
         filename: entry.href,
         minThreads,
@@ -111,6 +116,23 @@ export class CsvPool {
       this.pools.set(heap, pool);
     }
     return pool;
+  }
+
+  /**
+   * How many parts an analysis starting now shares its rows among: CSV_THREADS when it runs alone, that
+   * split among the analyses running when several do, so together they take no more threads than one,
+   * and none pays for sharing (a thread's merge, the cutting) cores that are already busy. `done` when
+   * it ends. The report does not depend on the count (analyser.ts).
+   */
+  analysisShare(): { parts: number; done: () => void } {
+    this.analysing += 1;
+    let ended = false;
+    const done = () => {
+      if (ended) return;
+      ended = true;
+      this.analysing -= 1;
+    };
+    return { parts: Math.max(1, Math.floor(this.checkers / this.analysing)), done };
   }
 
   /** Runs `spec` on a pool thread over `port`; settles when the thread's task ends. */

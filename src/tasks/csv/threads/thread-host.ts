@@ -3,7 +3,7 @@ import { MessageChannel } from 'node:worker_threads';
 import { AbortedError, BadInputError } from '../../../contract/errors.js';
 import type { CsvPool } from './csv-pool.js';
 import { heapClassOf } from './csv-pool.js';
-import type { FromThread, ThreadResult, ThreadSpec, ToThread } from './thread-protocol.js';
+import type { FromThread, ReadResult, ThreadResult, ThreadSpec, ToThread } from './thread-protocol.js';
 
 const threadRoles = { read: 'reading thread', check: 'checking thread', analyse: 'analysis thread' } as const;
 
@@ -64,6 +64,32 @@ export class CsvThread<S extends ThreadSpec> {
   }
 }
 
+/**
+ * How a task that runs several threads waits: `race(p)` settles as `p` does, unless a thread fails first
+ * (reported with `fail`) or the task is aborted (an AbortedError; at once if it already is). `stop` is aborted with the task (or by `release`, when
+ * the task ends), so what runs on under it stops too.
+ */
+export function threadGroup(signal: AbortSignal, task: string) {
+  if (signal.aborted) throw new AbortedError(`${task} aborted before it started`, { cause: signal.reason });
+  let fail: (err: unknown) => void = () => undefined;
+  const failed = new Promise<never>((_, reject) => (fail = reject));
+  failed.catch(() => undefined);
+  const stop = new AbortController();
+  const onAbort = () => stop.abort(signal.reason);
+  signal.addEventListener('abort', onAbort, { once: true });
+  const aborted = new Promise<never>((_, reject) => stop.signal.addEventListener('abort', () => reject(new AbortedError(`${task} aborted`, { cause: stop.signal.reason })), { once: true }));
+  aborted.catch(() => undefined);
+  return {
+    stop: stop.signal,
+    fail: (err: unknown) => fail(err),
+    race: <T>(p: Promise<T>): Promise<T> => Promise.race([p, failed, aborted]),
+    release: () => {
+      signal.removeEventListener('abort', onAbort);
+      stop.abort();
+    },
+  };
+}
+
 /** Bytes of input in one message to a CSV thread (the last piece of an input may be shorter). */
 export const pieceBytes = 1024 * 1024;
 
@@ -80,7 +106,7 @@ export interface FeedControl {
  * credit the thread grants, and only when `ready` allows, so a slow consumer or a slow parser holds back
  * the read (backpressure end to end, bounded memory). Abort stops the task at once.
  */
-export async function runCsvThread<S extends ThreadSpec>(pool: ThreadRunner, spec: S, input: Readable, signal: AbortSignal, control: FeedControl = {}): Promise<ThreadResult<S>> {
+export async function runCsvThread(pool: ThreadRunner, spec: Extract<ThreadSpec, { mode: 'read' }>, input: Readable, signal: AbortSignal, control: FeedControl = {}): Promise<ReadResult> {
   if (signal.aborted) throw new AbortedError('CSV task aborted before it started', { cause: signal.reason });
   let credits = 0;
   let wake: (() => void) | undefined;

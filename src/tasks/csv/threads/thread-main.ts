@@ -1,12 +1,13 @@
 /**
- * The task a pool thread runs (see csv-pool.ts), one at a time, over the task's own port. The reader and
- * analysis get input as transferred chunks, one per 'pull' their source sends when it wants more; a
- * checker gets blocks and answers each with its outputs. Every outcome, the result or a failure, goes
+ * The task a pool thread runs (see csv-pool.ts), one at a time, over the task's own port. The reader gets
+ * input as transferred chunks, one per 'pull' its source sends when it wants more; a checker gets blocks
+ * and answers each with its outputs; an analysis part gets blocks of whole records and answers each when
+ * it is done with it. Every outcome, the result or a failure, goes
  * over the port (after the blocks it follows, which the pool's own channel would not keep in order).
  */
 import { Readable } from 'node:stream';
 import type { MessagePort } from 'node:worker_threads';
-import { analyseCsv } from '../analyse/analyser.js';
+import { AnalysisPart, transferablesOf } from '../analyse/analyser.js';
 import { readBlocks } from '../read/block-reader.js';
 import { streamRecords } from '../read/record-stream.js';
 import type { PoolTask } from './csv-pool.js';
@@ -50,8 +51,37 @@ function check(spec: Extract<ThreadSpec, { mode: 'check' }>, port: MessagePort, 
   });
 }
 
-/** The reader or analysis: input arrives chunk by chunk, one per 'pull'. */
-async function stream(spec: Exclude<ThreadSpec, { mode: 'check' }>, port: MessagePort, send: (msg: FromThread, transfer?: ArrayBuffer[]) => void): Promise<void> {
+/** An analysis part: blocks of whole records, each answered when done, until 'finish' or 'summarise'. */
+function analyse(spec: Extract<ThreadSpec, { mode: 'analyse' }>, port: MessagePort, send: (msg: FromThread, transfer?: ArrayBuffer[]) => void): Promise<void> {
+  const part = new AnalysisPart(spec.columns, spec.tmpDir, spec.part, spec.parts);
+  return new Promise<void>((resolve, reject) => {
+    let failed = false;
+    port.on('close', () => reject(new Error('CSV task channel closed')));
+    port.on('message', (msg: ToThread) => {
+      // A failure ends the task's work: later blocks are not read.
+      if (failed) return;
+      try {
+        if (msg.type === 'rows') {
+          part.block(bytesOf(msg.chunk), msg.index, msg.offset);
+          send({ type: 'analysed', index: msg.index });
+        } else if (msg.type === 'finish') {
+          const partial = part.partial();
+          send({ type: 'result', value: { kind: 'partial', partial } }, transferablesOf(partial));
+          resolve();
+        } else if (msg.type === 'summarise') {
+          send({ type: 'result', value: { kind: 'report', report: part.report(msg.others) } });
+          resolve();
+        }
+      } catch (err) {
+        failed = true;
+        reject(err);
+      }
+    });
+  });
+}
+
+/** The reader: input arrives chunk by chunk, one per 'pull'. */
+async function read(spec: Extract<ThreadSpec, { mode: 'read' }>, port: MessagePort, send: (msg: FromThread, transfer?: ArrayBuffer[]) => void): Promise<void> {
   const source = new Readable({
     highWaterMark: 512 * 1024,
     read() {
@@ -63,20 +93,17 @@ async function stream(spec: Exclude<ThreadSpec, { mode: 'check' }>, port: Messag
     else if (msg.type === 'end') source.push(null);
   });
   port.on('close', () => source.destroy(new Error('CSV task channel closed')));
-  const value =
-    spec.mode === 'read'
-      ? await readBlocks(source, spec.format, {
-          header: (cells) => send({ type: 'header', cells }),
-          block: (chunk, place) => send({ type: 'block', chunk, ...place }, [chunk.buffer as ArrayBuffer]),
-        })
-      : await analyseCsv(source, spec.columns, spec.tmpDir);
+  const value = await readBlocks(source, spec.format, {
+    header: (cells) => send({ type: 'header', cells }),
+    block: (chunk, place) => send({ type: 'block', chunk, ...place }, [chunk.buffer as ArrayBuffer]),
+  });
   send({ type: 'result', value });
 }
 
 export default async function csvThreadTask({ spec, port }: PoolTask): Promise<void> {
   const send = (msg: FromThread, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
   try {
-    await (spec.mode === 'check' ? check(spec, port, send) : stream(spec, port, send));
+    await (spec.mode === 'check' ? check(spec, port, send) : spec.mode === 'analyse' ? analyse(spec, port, send) : read(spec, port, send));
   } catch (err) {
     send(failure(err));
   }

@@ -1,10 +1,9 @@
 import { once } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
-import { AbortedError } from '../../../contract/errors.js';
 import type { TableSchema } from '../options.js';
 import { readDelimiter, type CsvFormat } from '../read/sniff.js';
 import type { CsvPool } from '../threads/csv-pool.js';
-import { CsvThread, runCsvThread } from '../threads/thread-host.js';
+import { CsvThread, runCsvThread, threadGroup } from '../threads/thread-host.js';
 import type { BlockPlace, FromThread, OutputName, ThreadSpec, ValidationCounts } from '../threads/thread-protocol.js';
 import { hasUniqueConstraint } from '../schema/schema.js';
 import { RowValidator } from './validator.js';
@@ -41,9 +40,6 @@ export async function validateInThreads(
   let header: string[] | undefined;
   let received = 0;
   let written = 0;
-  let failure: ((err: unknown) => void) | undefined;
-  const failed = new Promise<never>((_, reject) => (failure = reject));
-  failed.catch(() => undefined);
   // Wakes whoever waits for progress (the reader's backpressure, the final drain).
   let progressed: (() => void) | undefined;
   const progress = () => {
@@ -86,21 +82,16 @@ export async function validateInThreads(
         }),
         busy: 0,
       };
-      checker.thread.result.catch((err: unknown) => failure?.(err));
+      checker.thread.result.catch(group.fail);
       checkers.push(checker);
     }
   };
   const held = () => received - written;
 
-  if (signal.aborted) throw new AbortedError('CSV validation aborted before it started', { cause: signal.reason });
   // The reader stops with the task, and also when a checker fails first (it must not read on alone).
-  const stopReader = new AbortController();
-  const onAbort = () => stopReader.abort(signal.reason);
-  signal.addEventListener('abort', onAbort, { once: true });
-  const aborted = new Promise<never>((_, reject) => stopReader.signal.addEventListener('abort', () => reject(new AbortedError('CSV validation aborted', { cause: stopReader.signal.reason })), { once: true }));
-  aborted.catch(() => undefined);
-  const race = <T>(p: Promise<T>) => Promise.race([p, failed, aborted]);
-  const reading = runCsvThread(pool, { mode: 'read', format }, input, stopReader.signal, {
+  const group = threadGroup(signal, 'CSV validation');
+  const { race } = group;
+  const reading = runCsvThread(pool, { mode: 'read', format }, input, group.stop, {
     message(msg) {
       if (msg.type === 'header') startCheckers(msg.cells);
       else if (msg.type === 'block') {
@@ -129,8 +120,7 @@ export async function validateInThreads(
     const applied = RowValidator.applied(header!, schema, results.map((r) => r.inference));
     return { ...totals, schema: applied };
   } finally {
-    signal.removeEventListener('abort', onAbort);
-    stopReader.abort();
+    group.release();
     await reading.catch(() => undefined);
     await Promise.all(checkers.map((c) => c.thread.terminate()));
   }
