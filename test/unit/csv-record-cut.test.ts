@@ -66,3 +66,21 @@ test('a record longer than a piece grows it; one longer than the limit, or a quo
   open.push(Buffer.from('a,b\n1,"never closed\n2,3\n'));
   assert.throws(() => open.end(), { code: 'CSV_VALIDATED_UNREADABLE', message: /record at byte 4 has a quoted value that is never closed/ });
 });
+
+test('a block\'s buffer given back is filled again: blocks after it reuse it, and read right over its old bytes', () => {
+  const rows = Array.from({ length: 200 }, (_, i) => `${i},"value ${i}, quoted"\n`).join('');
+  const cutter = new RecordBlocks(256, 1 << 20, unreadable);
+  const blocks = [];
+  const given = new Set<ArrayBufferLike>();
+  for (let at = 0; at < rows.length; at += 100) {
+    for (const b of cutter.push(Buffer.from(rows.slice(at, at + 100)))) {
+      // Its reader copies what it keeps (as a thread does) and gives the buffer back.
+      blocks.push(Buffer.from(b.bytes).toString());
+      given.add(b.bytes.buffer);
+      cutter.recycle(b.bytes.buffer as ArrayBuffer);
+    }
+  }
+  blocks.push(...cutter.end().map((b) => Buffer.from(b.bytes).toString()));
+  assert.equal(blocks.join(''), rows);
+  assert.ok(given.size < blocks.length - 1, `${blocks.length} blocks in ${given.size} buffers`);
+});

@@ -221,9 +221,9 @@ class ByteTally {
     for (let e = 0; e < this.size; e += 1) fn(this.arena, this.keyStart[e]!, this.keyEnd[e]!, this.counts[e]!, this.firsts[e]!);
   }
 
+  /** The table's arrays themselves (entries past `size` unused): transferring them leaves this thread nothing to collect. */
   state(): TallyState {
-    const n = this.size;
-    return { size: n, hashes: this.hashes.slice(0, n), keyStart: this.keyStart.slice(0, n), keyEnd: this.keyEnd.slice(0, n), counts: this.counts.slice(0, n), firsts: this.firsts.slice(0, n), arena: this.arena.subarray(0, this.bytes) };
+    return { size: this.size, hashes: this.hashes, keyStart: this.keyStart, keyEnd: this.keyEnd, counts: this.counts, firsts: this.firsts, arena: this.arena.subarray(0, this.bytes) };
   }
 
   private insert(slot: number, h: number, text: Uint8Array, start: number, end: number, count: number, first: number): void {

@@ -36,12 +36,14 @@ export async function analyseInThreads(
   const partCount = share.parts;
   const parts: { thread: CsvThread<PartSpec>; busy: number; freed: (() => void) | undefined }[] = [];
 
+  const blocks = new RecordBlocks(pieceBytes, maxPendingBytes, unreadable);
   const part = (k: number) => {
     let existing = parts[k];
     if (existing) return existing;
     const started = {
       thread: new CsvThread(pool, { mode: 'analyse', columns, tmpDir, part: k, parts: partCount } satisfies PartSpec, (msg) => {
         if (msg.type !== 'analysed') return;
+        blocks.recycle(msg.chunk.buffer as ArrayBuffer);
         started.busy -= 1;
         started.freed?.();
       }),
@@ -62,7 +64,6 @@ export async function analyseInThreads(
   };
 
   const feed = async () => {
-    const blocks = new RecordBlocks(pieceBytes, maxPendingBytes, unreadable);
     for await (const chunk of input as AsyncIterable<Buffer>) {
       for (const block of blocks.push(chunk)) await send(block);
     }

@@ -65,6 +65,8 @@ export class RecordBlocks {
   private piece: Uint8Array;
   private filled = 0;
   private offset = 0;
+  /** Pieces whose blocks were read and given back (`recycle`): a new piece is one of them when it can be. */
+  private readonly free: ArrayBuffer[] = [];
 
   constructor(
     private readonly size: number,
@@ -72,6 +74,14 @@ export class RecordBlocks {
     private readonly unreadable: (why: string) => Error,
   ) {
     this.piece = new Uint8Array(size);
+  }
+
+  /**
+   * A block's buffer, back from the thread that read it, to be filled again: the blocks' memory is a few
+   * buffers reused, not a megabyte of garbage per block left for a collector to find.
+   */
+  recycle(buffer: ArrayBuffer): void {
+    if (buffer.byteLength === this.size && this.free.length < 8) this.free.push(buffer);
   }
 
   /** The blocks `chunk` completes. */
@@ -109,7 +119,8 @@ export class RecordBlocks {
       return;
     }
     const rest = this.filled - cut;
-    const next = new Uint8Array(Math.max(this.size, 2 * rest));
+    const reused = 2 * rest <= this.size ? this.free.pop() : undefined;
+    const next = reused ? new Uint8Array(reused) : new Uint8Array(Math.max(this.size, 2 * rest));
     next.set(this.piece.subarray(cut, this.filled));
     out.push({ bytes: this.piece.subarray(0, cut), offset: this.offset });
     this.offset += cut;

@@ -63,7 +63,7 @@ function analyse(spec: Extract<ThreadSpec, { mode: 'analyse' }>, port: MessagePo
       try {
         if (msg.type === 'rows') {
           part.block(bytesOf(msg.chunk), msg.index, msg.offset);
-          send({ type: 'analysed', index: msg.index });
+          send({ type: 'analysed', index: msg.index, chunk: msg.chunk }, [msg.chunk.buffer as ArrayBuffer]);
         } else if (msg.type === 'finish') {
           const partial = part.partial();
           send({ type: 'result', value: { kind: 'partial', partial } }, transferablesOf(partial));

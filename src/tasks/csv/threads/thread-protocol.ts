@@ -69,7 +69,7 @@ export type FromThread =
   | { type: 'header'; cells: string[] }
   | ({ type: 'block'; chunk: Uint8Array } & BlockPlace)
   | { type: 'checked'; index: number; validated: Uint8Array; rejects: Uint8Array; counts: RowCounts }
-  /** An analysis part is done with a block of rows: it may be sent another. */
-  | { type: 'analysed'; index: number }
+  /** An analysis part is done with a block of rows, whose buffer it gives back: it may be sent another. */
+  | { type: 'analysed'; index: number; chunk: Uint8Array }
   | { type: 'result'; value: ReadResult | CheckResult | AnalysisResult }
   | { type: 'failed'; name: string; code: string | undefined; message: string };
