@@ -4,6 +4,7 @@ import {
   ReceiveMessageCommand,
   SendMessageCommand,
   type Message,
+  type MessageSystemAttributeName,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { setMaxListeners } from 'node:events';
@@ -160,6 +161,7 @@ export class QueueConsumer<S extends z.ZodType> {
   private readonly waitTimeSeconds: number;
   /** Undefined without tracing: the handler is then called directly, without a wrapper or its ProcessInfo. */
   private readonly instrumentation: QueueInstrumentation | undefined;
+  private readonly systemAttributes: MessageSystemAttributeName[];
   /** Ends waits on gates and back-off pauses at shutdown. */
   private readonly receiving = new AbortController();
   /** Cuts off receive requests themselves: only when one hangs past the shutdown deadline. */
@@ -181,6 +183,8 @@ export class QueueConsumer<S extends z.ZodType> {
     this.heartbeat = new Heartbeat({ sqs: options.sqs, queueUrl: options.queueUrl, visibilityTimeoutSeconds: this.visibilityTimeoutSeconds });
     this.waitTimeSeconds = options.waitTimeSeconds ?? maxWaitTimeSeconds;
     this.instrumentation = options.instrumentation === noInstrumentation ? undefined : options.instrumentation;
+    // The receive count decides the last attempt; the send time only feeds tracing's receive latency.
+    this.systemAttributes = this.instrumentation ? ['ApproximateReceiveCount', 'SentTimestamp'] : ['ApproximateReceiveCount'];
   }
 
   get name(): string {
@@ -373,7 +377,7 @@ export class QueueConsumer<S extends z.ZodType> {
         MaxNumberOfMessages: max,
         WaitTimeSeconds: this.waitTimeSeconds,
         VisibilityTimeout: this.visibilityTimeoutSeconds,
-        MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'],
+        MessageSystemAttributeNames: this.systemAttributes,
         MessageAttributeNames: ['All'],
       }),
       { abortSignal: signal },

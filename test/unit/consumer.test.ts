@@ -32,7 +32,10 @@ function fakeSqs(bodies: string[], receiveCount = 1) {
             Body,
             MessageId: `m${next + i}`,
             ReceiptHandle: `r${next + i}`,
-            Attributes: { ApproximateReceiveCount: String(receiveCount), SentTimestamp: String(Date.now()) },
+            // Only what the receive asks for, as SQS answers.
+            Attributes: Object.fromEntries(
+              Object.entries({ ApproximateReceiveCount: String(receiveCount), SentTimestamp: String(Date.now() - 40) }).filter(([name]) => command.input.MessageSystemAttributeNames?.includes(name as 'SentTimestamp')),
+            ),
           }));
           next += messages.length;
           return messages;
@@ -328,4 +331,20 @@ test('instrumentation wraps each handler call and learns what the queue knows of
   assert.equal(seen.length, 1);
   assert.equal(seen[0]?.inside, true, 'the handler ran inside process()');
   assert.deepEqual({ ...seen[0]?.info, receiveLatencyMs: 0 }, { queueUrl: 'q', messageId: 'm0', receiveCount: 2, receiveLatencyMs: 0, attributes: {}, bodySize: 7 });
+  assert.ok((seen[0]?.info.receiveLatencyMs ?? 0) >= 40, 'the latency comes from the SentTimestamp it asked for');
+});
+
+test('a receive asks for the send time only when tracing uses it; the receive count always', async () => {
+  const asked = async (instrumentation: Parameters<typeof consumerOf>[1]['instrumentation']) => {
+    const { client, calls } = fakeSqs([JSON.stringify({ n: 1 })], 3);
+    let handled = 0;
+    const consumer = consumerOf(client, { ...(instrumentation ? { instrumentation } : {}), handler: async () => ((handled += 1), done) });
+    consumer.start();
+    while (handled < 1) await new Promise((r) => setTimeout(r, 5));
+    await consumer.stopReceiving();
+    const receive = calls.find((c): c is ReceiveMessageCommand => c instanceof ReceiveMessageCommand);
+    return receive?.input.MessageSystemAttributeNames;
+  };
+  assert.deepEqual(await asked(undefined), ['ApproximateReceiveCount']);
+  assert.deepEqual(await asked({ publish: (_i, _a, send) => send(), process: (_info, handle) => handle() }), ['ApproximateReceiveCount', 'SentTimestamp']);
 });
