@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CanonicalRecords, fieldValue, isQuoted, unreadable } from '../read/canonical-reader.js';
 import { plainDecimal } from '../schema/byte-values.js';
-import { CategoryColumn, type CategoryPartial } from './category-column.js';
+import { CategoryColumn, categoryMemory, type CategoryPartial } from './category-column.js';
 import type { FieldType } from '../schema/field-types.js';
 import { NumericColumn, type NumericPartial } from './numeric-column.js';
 import type { AnalysisReport, CategoricalColumnStats, NumericColumnStats } from '../reports.js';
@@ -63,7 +63,7 @@ export class AnalysisPart {
     this.columns = fields.map((f, i) =>
       isNumericType(f.type)
         ? { name: f.name, type: f.type as NumericColumnStats['type'], stats: new NumericColumn(join(spillDir, `n${i}.f64`)) }
-        : { name: f.name, type: f.type as CategoricalColumnStats['type'], stats: new CategoryColumn(spillDir, `c${i}`, share(200_000), 64, share(32 * 1024 * 1024)) },
+        : { name: f.name, type: f.type as CategoricalColumnStats['type'], stats: new CategoryColumn(spillDir, `c${i}`, share(categoryMemory.values), 64, share(categoryMemory.bytes)) },
     );
     // Per column, its numbers or its tallies: one typed slot each, so the row loop does not test classes.
     this.numbers = this.columns.map((c) => (c.stats instanceof NumericColumn ? c.stats : undefined));

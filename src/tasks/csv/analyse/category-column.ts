@@ -17,6 +17,9 @@ interface Tally {
   first: number;
 }
 
+/** What one column's tallies may hold in memory before they spill: distinct values, and their bytes. */
+export const categoryMemory = { values: 200_000, bytes: 32 * 1024 * 1024 } as const;
+
 /** A row's place in the file, comparable across the threads that read its blocks: block, then row in it. */
 const placeOf = (block: number, row: number) => block * 2 ** 32 + row;
 
@@ -60,9 +63,9 @@ export class CategoryColumn {
   constructor(
     private readonly spillDir: string,
     private readonly name: string,
-    private readonly memoryLimit = 200_000,
+    private readonly memoryLimit: number = categoryMemory.values,
     private readonly partitions = 64,
-    private readonly memoryBytes = 32 * 1024 * 1024,
+    private readonly memoryBytes: number = categoryMemory.bytes,
   ) {}
 
   /** A value as a string (written as validated.csv writes it, then tallied), the next in file order. */
