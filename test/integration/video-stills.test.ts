@@ -264,8 +264,12 @@ class AbortDuringRun implements FfmpegRunner {
   run(spec: FfmpegRun): Promise<void> {
     const entry: (typeof this.runs)[number] = { what: spec.what };
     this.runs.push(entry);
-    const done = this.inner.run(spec);
-    if (spec.what === this.during && !this.controller.signal.aborted) {
+    // The run to abort reads its input at the clip's own pace (-re), so it is still running 20 ms in
+    // however fast this machine's ffmpeg is (a fast one finished the keyframes first, and the abort
+    // landed in the next run).
+    const target = spec.what === this.during;
+    const done = this.inner.run(target ? { ...spec, inputArgs: ['-re', ...spec.inputArgs] } : spec);
+    if (target && !this.controller.signal.aborted) {
       setTimeout(() => {
         this.abortedAt = Date.now();
         this.controller.abort(new AbortedError('test abort'));
