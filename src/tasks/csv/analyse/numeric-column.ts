@@ -300,7 +300,7 @@ function* blocksOf(sources: readonly (string | Float64Array)[]): Generator<Float
 }
 
 /**
- * One pass over the spill file (or the values a column held in memory): counts or collects each group's
+ * One pass over every source (a spill file, or values held in memory): counts or collects each group's
  * members. Groups in the outer loop keep the inner loop tight.
  */
 function scan(sources: readonly (string | Float64Array)[], groups: readonly Group[]): void {
@@ -340,7 +340,7 @@ function scan(sources: readonly (string | Float64Array)[], groups: readonly Grou
   }
 }
 
-/** Exact values at the given 0-based ranks of the sorted spill file or values, in bounded memory (see NumericColumn). */
+/** Exact values at the given 0-based ranks of all the sources' values sorted together, in bounded memory (see NumericColumn). */
 export function orderStatistics(sources: readonly (string | Float64Array)[], n: number, ranks: readonly number[], collectLimit: number): Map<number, number> {
   const found = new Map<number, number>();
   let pending = [...new Set(ranks)].map((rank) => ({ rank, within: rank, bucket: { level: 0, digits: [], size: n } as Bucket }));

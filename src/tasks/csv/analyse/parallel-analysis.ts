@@ -38,8 +38,8 @@ export async function analyseInThreads(
 
   const blocks = new RecordBlocks(pieceBytes, maxPendingBytes, unreadable);
   const part = (k: number) => {
-    let existing = parts[k];
-    if (existing) return existing;
+    const known = parts[k];
+    if (known) return known;
     const started = {
       thread: new CsvThread(pool, { mode: 'analyse', columns, tmpDir, part: k, parts: partCount } satisfies PartSpec, (msg) => {
         if (msg.type !== 'analysed') return;
@@ -51,8 +51,8 @@ export async function analyseInThreads(
       freed: undefined as (() => void) | undefined,
     };
     started.thread.result.catch(group.fail);
-    parts[k] = existing = started;
-    return existing;
+    parts[k] = started;
+    return started;
   };
   let index = 0;
   const send = async ({ bytes, offset }: RecordBlock) => {

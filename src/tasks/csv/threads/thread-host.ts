@@ -65,9 +65,9 @@ export class CsvThread<S extends ThreadSpec> {
 }
 
 /**
- * How a task that runs several threads waits: `race(p)` settles as `p` does, unless a thread fails first
- * (reported with `fail`) or the task is aborted (an AbortedError; at once if it already is). `stop` is aborted with the task (or by `release`, when
- * the task ends), so what runs on under it stops too.
+ * How a task that runs one or more threads waits: `race(p)` settles as `p` does, unless a thread fails
+ * first (reported with `fail`) or the task is aborted (an AbortedError; at once if it already is). `stop`
+ * is aborted with the task, or by `release` when the task ends, so what runs on under it stops too.
  */
 export function threadGroup(signal: AbortSignal, task: string) {
   if (signal.aborted) throw new AbortedError(`${task} aborted before it started`, { cause: signal.reason });
@@ -107,20 +107,16 @@ export interface FeedControl {
  * the read (backpressure end to end, bounded memory). Abort stops the task at once.
  */
 export async function runCsvThread(pool: ThreadRunner, spec: Extract<ThreadSpec, { mode: 'read' }>, input: Readable, signal: AbortSignal, control: FeedControl = {}): Promise<ReadResult> {
-  if (signal.aborted) throw new AbortedError('CSV task aborted before it started', { cause: signal.reason });
+  const group = threadGroup(signal, 'CSV task');
+  const stop = group.stop;
   let credits = 0;
   let wake: (() => void) | undefined;
-  const stop = new AbortController();
   const thread = new CsvThread(pool, spec, (msg) => {
     if (msg.type === 'pull') {
       credits += 1;
       wake?.();
     } else control.message?.(msg);
   });
-  const aborted = new Promise<never>((_, reject) => {
-    signal.addEventListener('abort', () => reject(new AbortedError('CSV task aborted', { cause: signal.reason })), { once: true, signal: stop.signal });
-  });
-  aborted.catch(() => undefined);
 
   // Input chunks (64 KiB from a file, often less from S3) are gathered into pieces of `pieceBytes`: the copy
   // each chunk needs anyway goes into the piece, and one message and one credit move a whole piece, not
@@ -129,10 +125,10 @@ export async function runCsvThread(pool: ThreadRunner, spec: Extract<ThreadSpec,
   let piece = new Uint8Array(pieceBytes);
   let filled = 0;
   const send = async (): Promise<boolean> => {
-    while (credits === 0 && !stop.signal.aborted) await new Promise<void>((r) => (wake = r));
-    if (stop.signal.aborted) return false;
+    while (credits === 0 && !stop.aborted) await new Promise<void>((r) => (wake = r));
+    if (stop.aborted) return false;
     credits -= 1;
-    await control.ready?.(stop.signal);
+    await control.ready?.(stop);
     if (filled === pieceBytes) {
       thread.post({ type: 'chunk', chunk: piece }, [piece.buffer]);
       piece = new Uint8Array(pieceBytes);
@@ -162,10 +158,10 @@ export async function runCsvThread(pool: ThreadRunner, spec: Extract<ThreadSpec,
   try {
     const fed = feed();
     // If the thread fails first, stop feeding; if feeding fails (S3 read error), that error wins.
-    const [value] = await Promise.race([Promise.all([thread.result, fed.catch(async (err: unknown) => { await thread.terminate(); throw err; })]), aborted]);
+    const [value] = await group.race(Promise.all([thread.result, fed.catch(async (err: unknown) => { await thread.terminate(); throw err; })]));
     return value;
   } finally {
-    stop.abort();
+    group.release();
     wake?.();
     input.destroy();
     await thread.terminate();

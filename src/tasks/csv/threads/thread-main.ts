@@ -2,8 +2,8 @@
  * The task a pool thread runs (see csv-pool.ts), one at a time, over the task's own port. The reader gets
  * input as transferred chunks, one per 'pull' its source sends when it wants more; a checker gets blocks
  * and answers each with its outputs; an analysis part gets blocks of whole records and answers each when
- * it is done with it. Every outcome, the result or a failure, goes
- * over the port (after the blocks it follows, which the pool's own channel would not keep in order).
+ * it is done with it. Every outcome, the result or a failure, goes over the port (after the blocks it
+ * follows, which the pool's own channel would not keep in order).
  */
 import { Readable } from 'node:stream';
 import type { MessagePort } from 'node:worker_threads';
