@@ -226,3 +226,103 @@ test("a stage's end is written over the version its start wrote, without reading
   assert.equal(late.changed, false, 'read again, the failed job does not become succeeded');
   assert.equal((await jobStatus(stack.store, raced.jobId))?.state, 'failed');
 });
+
+/** Counts the status store's reads and conditional writes, over the enforcing proxy. */
+function countingStatuses(options: { startHoldMs: number }): { statuses: JobStatusStore; reads: string[]; writes: string[] } {
+  const reads: string[] = [];
+  const writes: string[] = [];
+  class CountingStore extends ObjectStore {
+    override getJsonVersioned<S extends z.ZodType>(key: string, schema: S, signal?: AbortSignal): Promise<Versioned<z.infer<S>> | undefined> {
+      reads.push(key);
+      return super.getJsonVersioned(key, schema, signal);
+    }
+    override putJsonIf(...args: Parameters<ObjectStore['putJsonIf']>): ReturnType<ObjectStore['putJsonIf']> {
+      writes.push(args[0]);
+      return super.putJsonIf(...args);
+    }
+  }
+  return { statuses: new JobStatusStore(new CountingStore(enforced.s3, stack.emulator.bucket), options), reads, writes };
+}
+
+/** A job that has passed ingestion: running, so a later stage's start changes only that stage's record. */
+async function runningJob(jobId: string): Promise<JobIdentity> {
+  const job = identity(jobId);
+  const other = new JobStatusStore(enforcedStore);
+  const started = await other.stageStarted(job, 'ingestion', 1);
+  await other.stageSucceeded(job, 'ingestion', 1, {}, false, undefined, started.version);
+  return job;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test("a stage's start in a running job is held: a stage that ends within the hold writes its status once, and the end records when it began", async () => {
+  const { statuses, reads, writes } = countingStatuses({ startHoldMs: 400 });
+  const job = await runningJob('held-short');
+  const start = await statuses.startStage(job, 'validation', 1);
+  assert.equal(start.status.stages.validation?.state, 'running');
+  assert.equal((await jobStatus(stack.store, job.jobId))?.stages.validation, undefined, 'the start is not written yet');
+  await sleep(60);
+  const ended = await statuses.stageSucceeded(job, 'validation', 1, { 'x.json': 'k' }, false, undefined, await start.settle());
+  assert.equal(ended.changed, true);
+  assert.deepEqual([reads.length, writes.length], [1, 1], 'one read (the start) and one write (the end)');
+  const validation = (await jobStatus(stack.store, job.jobId))?.stages.validation;
+  assert.equal(validation?.state, 'succeeded');
+  assert.equal(validation?.attempts, 1);
+  assert.equal(validation?.startedAt, start.status.stages.validation?.startedAt, 'started when the stage began, not when its status was written');
+  assert.ok((validation?.durationMs ?? 0) >= 50, `durationMs ${validation?.durationMs}`);
+  // Settled: the hold's end writes nothing after the outcome.
+  await sleep(500);
+  assert.equal(writes.length, 1);
+});
+
+test("a held start is written once the stage has run the hold, and the end is written over it without a read; flush writes it early", async () => {
+  const { statuses, reads, writes } = countingStatuses({ startHoldMs: 150 });
+  const job = await runningJob('held-long');
+  const start = await statuses.startStage(job, 'validation', 2);
+  const onRecord = await eventually(async () => (await jobStatus(stack.store, job.jobId))?.stages.validation, 'the held start written', 5000, 20);
+  assert.deepEqual([onRecord.state, onRecord.attempts, onRecord.startedAt], ['running', 2, start.status.stages.validation?.startedAt]);
+  const ended = await statuses.stageSucceeded(job, 'validation', 2, { 'x.json': 'k' }, false, undefined, await start.settle());
+  assert.equal(ended.changed, true);
+  assert.deepEqual([reads.length, writes.length], [1, 2], 'no read between the start\'s write and the end');
+  assert.equal((await jobStatus(stack.store, job.jobId))?.stages.validation?.state, 'succeeded');
+
+  // A stage reporting progress writes its start at once (progress goes into the running record).
+  const slow = countingStatuses({ startHoldMs: 60_000 });
+  const other = await runningJob('held-flushed');
+  const flushed = await slow.statuses.startStage(other, 'analysis', 1);
+  await flushed.flush();
+  assert.equal((await jobStatus(stack.store, other.jobId))?.stages.analysis?.state, 'running');
+  await slow.statuses.stageSucceeded(other, 'analysis', 1, {}, true, undefined, await flushed.settle());
+  assert.deepEqual([slow.reads.length, slow.writes.length], [1, 2]);
+  assert.equal((await jobStatus(stack.store, other.jobId))?.state, 'succeeded');
+});
+
+test('a held start is judged again when another writer changed the job meanwhile; a first write and a change of state are not held', async () => {
+  const { statuses, writes } = countingStatuses({ startHoldMs: 60_000 });
+  const job = await runningJob('held-raced');
+  const start = await statuses.startStage(job, 'validation', 1);
+  await new JobStatusStore(enforcedStore).stageFailed(job, 'validation', 2, { code: 'CSV_EMPTY', message: 'empty' });
+  const refusedBefore = proxy.refused.ifMatch;
+  const late = await statuses.stageSucceeded(job, 'validation', 1, { 'x.json': 'k' }, false, undefined, await start.settle());
+  assert.equal(proxy.refused.ifMatch, refusedBefore + 1, 'the end over the version read at the start was refused with 412');
+  assert.equal(late.changed, false, 'read again, the failed job does not become succeeded');
+  assert.equal((await jobStatus(stack.store, job.jobId))?.state, 'failed');
+
+  // The first write claims the jobId before any work: written at once.
+  writes.length = 0;
+  const fresh = identity('held-first');
+  await statuses.startStage(fresh, 'ingestion', 1);
+  assert.equal(writes.length, 1);
+  assert.equal((await jobStatus(stack.store, fresh.jobId))?.stages.ingestion?.state, 'running');
+  // A scheduled job's first stage moves it to running: written at once.
+  const scheduled = identity('held-scheduled');
+  await new JobStatusStore(enforcedStore).scheduled(scheduled, new Date(Date.now() + 60_000).toISOString());
+  await statuses.startStage(scheduled, 'ingestion', 1);
+  assert.equal((await jobStatus(stack.store, scheduled.jobId))?.state, 'running');
+  // A final job's start is refused and nothing is written.
+  writes.length = 0;
+  const refused = await statuses.startStage(job, 'analysis', 1);
+  assert.equal(refused.status.state, 'failed');
+  assert.equal(await refused.settle(), undefined);
+  assert.equal(writes.length, 0);
+});
