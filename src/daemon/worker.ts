@@ -89,12 +89,9 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     if (next) nextChannels[next] = channel(next, queueUrlFor(config, next), messages.JobMessage);
   }
   // Every status change this worker writes moves the job's entry in the dashboard's index, behind the
-  // write (nothing the pipeline does next depends on it), held a second so a short job moves once; stop
-  // waits for the moves. A stage's start within a running job is held as long, so a short stage writes
-  // its status once.
-  const shortWorkMs = 1000;
-  const index = JobIndex.forStore(store, { logger, background: true, holdMs: shortWorkMs });
-  const statuses = new JobStatusStore(store, { logger, index, startHoldMs: shortWorkMs });
+  // write (nothing the pipeline does next depends on it), held a second so a short job moves once; stop waits for the moves.
+  const index = JobIndex.forStore(store, { logger, background: true, holdMs: 1000 });
+  const statuses = new JobStatusStore(store, { logger, index });
   // A registry passed in is its owner's to close; one built here is closed when the worker stops.
   const registry = options.registry ?? defaultTaskRegistry(config);
   const deps: PipelineDeps = {

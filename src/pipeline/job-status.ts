@@ -23,29 +23,8 @@ export interface StatusWrite {
   version?: Versioned<JobStatus>;
 }
 
-/**
- * A stage's start as the worker records it (`JobStatusStore.startStage`). Within a job already running,
- * the start is held: written only if the stage is still running `startHoldMs` after it began, so a
- * short stage writes its status once, at its end, where it would write twice (bench:jobs: two of a
- * tiny job's 31 calls). The end then records when the attempt began all the same.
- */
-export interface StageStart {
-  /** The document with this attempt's start in it, or as it stands when the start was refused (a final job). */
-  readonly status: JobStatus;
-  /** Writes a held start now (a stage reporting progress has been running for a while); resolves when it is written. */
-  flush(): Promise<void>;
-  /**
-   * Ends the hold, and with it any write of the start not yet made. Resolves to the version the stage's
-   * end is written over (S3 still refuses the end if anyone wrote since), or undefined when the end
-   * must read the document first. Never rejects; later calls give the same answer.
-   */
-  settle(): Promise<Versioned<JobStatus> | undefined>;
-}
-
 export interface JobStatusStoreOptions {
   now?: () => Date;
-  /** `startStage`: how long a stage's start in a running job waits to be written (0, the default: at once). */
-  startHoldMs?: number;
   /** Backoff while S3 is failing; tests shorten it. */
   backoff?: Backoff;
   logger?: Logger;
@@ -97,14 +76,14 @@ export class JobStatusStore {
   }
 
   /**
-   * `known`: the version this writer's previous change left (a stage's start, before its end), or null
-   * when it has just read that there is no document. It stands in for the first read; the write is
-   * conditional all the same, so if anyone wrote since, S3 refuses it and the document is read and judged again.
+   * `known`: the version this writer's previous change left (a stage's start, before its end). It stands
+   * in for the first read; the write is conditional on its ETag all the same, so if anyone wrote since,
+   * S3 refuses it and the document is read and judged again.
    */
-  async apply(job: JobIdentity, transition: Transition, signal?: AbortSignal, known?: Versioned<JobStatus> | null): Promise<StatusWrite> {
+  async apply(job: JobIdentity, transition: Transition, signal?: AbortSignal, known?: Versioned<JobStatus>): Promise<StatusWrite> {
     const key = statusKey(job.jobId);
     for (let conflicts = 0; conflicts < maxConflicts; conflicts++) {
-      const current = conflicts === 0 && known !== undefined ? (known ?? undefined) : await this.read(job, signal);
+      const current = conflicts === 0 && known ? known : await this.retrying(job, () => this.store.getJsonVersioned(key, JobStatus, signal), signal);
       if (current && !sameObject(current.value.input, job.input)) throw new JobIdConflictError(job.jobId, current.value.input);
       const now = this.now().toISOString();
       const result = applyTransition(current?.value, job, transition, now);
@@ -153,64 +132,19 @@ export class JobStatusStore {
     return this.apply(job, { type: 'stage-started', stage, attempt }, signal);
   }
 
-  /**
-   * A stage's start, held when that changes nothing but the stage's own record (see `StageStart`). A
-   * start that changes the job's state or kind is written at once: a job's first write claims its jobId
-   * before any work, and the dashboard's index and a scheduled job's readers see it begin. A worker
-   * killed within the hold leaves no record of that attempt (SQS still counts it: the next attempt's
-   * number says so).
-   */
-  async startStage(job: JobIdentity, stage: StageName, attempt: number, signal?: AbortSignal): Promise<StageStart> {
-    const holdMs = this.options.startHoldMs ?? 0;
-    const startedAt = this.now().toISOString();
-    const transition: Transition = { type: 'stage-started', stage, attempt, startedAt };
-    const atOnce = async (known?: Versioned<JobStatus> | null): Promise<StageStart> => {
-      const written = await this.apply(job, transition, signal, known);
-      return { status: written.status, flush: () => Promise.resolve(), settle: () => Promise.resolve(written.version) };
-    };
-    if (holdMs <= 0) return atOnce();
-    const current = await this.read(job, signal);
-    if (!current) return atOnce(null);
-    const result = sameObject(current.value.input, job.input) ? applyTransition(current.value, job, transition, startedAt) : undefined;
-    if (!result?.changed || result.status.state !== current.value.state || result.status.kind !== current.value.kind) return atOnce(current);
-    const held: Versioned<JobStatus> = { value: result.status, etag: current.etag };
-    let writing: Promise<Versioned<JobStatus> | undefined> | undefined;
-    let settled: Promise<Versioned<JobStatus> | undefined> | undefined;
-    const write = () => {
-      clearTimeout(timer);
-      writing ??= this.apply(job, transition, signal, current).then(
-        (w) => w.version,
-        (err: unknown) => {
-          // The end reads the document and judges again; the attempt's start is news, its end is what counts.
-          this.options.logger?.warn({ jobId: job.jobId, stage, err: errorMessage(err) }, 'the stage\'s start was not written');
-          return undefined;
-        },
-      );
-      return writing;
-    };
-    const timer = setTimeout(write, holdMs);
-    return {
-      status: result.status,
-      flush: async () => {
-        if (!settled) await write();
-      },
-      settle: () => (settled ??= writing ?? (clearTimeout(timer), Promise.resolve(held))),
-    };
-  }
-
-  /** `started`: the version the stage's start left (`StageStart.settle`), when this writer knows it (saves a read). */
+  /** `started`: the version the stage's start wrote, when this writer wrote it (saves a read). */
   stageSucceeded(job: JobIdentity, stage: StageName, attempt: number, outputs: Record<string, string>, last: boolean, signal?: AbortSignal, started?: Versioned<JobStatus>): Promise<StatusWrite> {
     return this.apply(job, { type: 'stage-succeeded', stage, attempt, outputs, last }, signal, started);
   }
 
-  /** The attempt failed and the message will be delivered again (or dead-lettered, which the DLQ watcher records). `started` as for stageSucceeded. */
-  stageRetrying(job: JobIdentity, stage: StageName, attempt: number, error: ErrorInfo, signal?: AbortSignal, started?: Versioned<JobStatus>): Promise<StatusWrite> {
-    return this.apply(job, { type: 'stage-retrying', stage, attempt, error }, signal, started);
+  /** The attempt failed and the message will be delivered again (or dead-lettered, which the DLQ watcher records). */
+  stageRetrying(job: JobIdentity, stage: StageName, attempt: number, error: ErrorInfo, signal?: AbortSignal): Promise<StatusWrite> {
+    return this.apply(job, { type: 'stage-retrying', stage, attempt, error }, signal);
   }
 
-  /** The job failed for good (bad input). `started` as for stageSucceeded. */
-  stageFailed(job: JobIdentity, stage: StageName, attempt: number, error: ErrorInfo, signal?: AbortSignal, started?: Versioned<JobStatus>): Promise<StatusWrite> {
-    return this.apply(job, { type: 'stage-failed', stage, attempt, error }, signal, started);
+  /** The job failed for good (bad input). */
+  stageFailed(job: JobIdentity, stage: StageName, attempt: number, error: ErrorInfo, signal?: AbortSignal): Promise<StatusWrite> {
+    return this.apply(job, { type: 'stage-failed', stage, attempt, error }, signal);
   }
 
   /**
@@ -232,10 +166,6 @@ export class JobStatusStore {
   /** The stage's message is in its dead-letter queue. */
   deadLettered(job: JobIdentity, stage: StageName, signal?: AbortSignal): Promise<StatusWrite> {
     return this.apply(job, { type: 'dead-lettered', stage }, signal);
-  }
-
-  private read(job: JobIdentity, signal: AbortSignal | undefined): Promise<Versioned<JobStatus> | undefined> {
-    return this.retrying(job, () => this.store.getJsonVersioned(statusKey(job.jobId), JobStatus, signal), signal);
   }
 
   private retrying<T>(job: JobIdentity, call: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {

@@ -4,16 +4,16 @@ import { BadInputError, errorMessage } from '../contract/errors.js';
 import type { Config } from '../contract/env.js';
 import type { IngestionMessage, JobMessage } from '../contract/job.js';
 import { nextStage, type StageName } from '../contract/stages.js';
-import type { JobIdentity, JobStatus } from '../contract/status-document.js';
+import type { JobIdentity } from '../contract/status-document.js';
 import type { Handler, MessageContext } from '../queue/consumer.js';
 import { combinedOutcome, done, isLastAttempt, outcomeForError, type Outcome } from '../queue/outcome.js';
 import type { Channel, Publisher } from '../queue/publisher.js';
-import type { ObjectStore, Versioned } from '../storage/object-store.js';
+import type { ObjectStore } from '../storage/object-store.js';
 import { admit, type AdmissionDeps } from './admission.js';
 import { requestedJobs, type RequestedJob } from './ingestion-request.js';
 import type { JobEvents } from './job-events.js';
 import { keepRequest } from './job-retry.js';
-import { JobIdConflictError, type JobStatusStore, type StageStart } from './job-status.js';
+import { JobIdConflictError, type JobStatusStore, type StatusWrite } from './job-status.js';
 import { checkJobReads, detectKind, kindDefinition, sniffBytes } from './kinds.js';
 import { progressReporter } from './progress-reporter.js';
 import { isFinal } from './status-transitions.js';
@@ -58,7 +58,7 @@ export function stageHandler(deps: PipelineDeps, stage: Exclude<StageName, 'inge
     });
 }
 
-async function ingest(deps: PipelineDeps, request: RequestedJob, ctx: MessageContext, logger: Logger, started: StageStart): Promise<void> {
+async function ingest(deps: PipelineDeps, request: RequestedJob, ctx: MessageContext, logger: Logger, started: StatusWrite): Promise<void> {
   const { signal } = ctx;
   checkJobReads(deps.store.inputScope, deps.kinds, request);
   // The dashboard's retry sends the request again, options included: the status document has none.
@@ -99,12 +99,11 @@ async function ingest(deps: PipelineDeps, request: RequestedJob, ctx: MessageCon
  * it: only the writer whose write made the job succeed publishes the event). A job that became final
  * meanwhile (another delivery of it finished or failed it) is not sent on.
  */
-async function runAndForward(deps: PipelineDeps, stage: StageName, job: JobMessage, ctx: MessageContext, logger: Logger, started: StageStart): Promise<void> {
-  // Progress is written into the attempt's running record: a held start is written first.
-  const progress = progressReporter({ write: async (p) => (await started.flush(), deps.statuses.stageProgress(job, stage, ctx.receiveCount, p, ctx.signal)) });
+async function runAndForward(deps: PipelineDeps, stage: StageName, job: JobMessage, ctx: MessageContext, logger: Logger, started: StatusWrite): Promise<void> {
+  const progress = progressReporter({ write: (p) => deps.statuses.stageProgress(job, stage, ctx.receiveCount, p, ctx.signal) });
   const outputs = await runStageTasks(deps, stage, job, ctx.signal, logger, progress.report).finally(() => progress.stop());
   const next = nextStage(stage);
-  const { status, becameFinal } = await deps.statuses.stageSucceeded(job, stage, ctx.receiveCount, outputs, next === undefined, ctx.signal, await started.settle());
+  const { status, becameFinal } = await deps.statuses.stageSucceeded(job, stage, ctx.receiveCount, outputs, next === undefined, ctx.signal, started.version);
   if (next === undefined) {
     if (becameFinal) await deps.events.succeeded(status, ctx.signal);
     logger.info({ outputs: status.outputs, announced: becameFinal }, 'job succeeded');
@@ -132,16 +131,15 @@ async function tracked(
   stage: StageName,
   job: JobIdentity,
   ctx: MessageContext,
-  /** The stage's work, given its start. */
-  work: (logger: Logger, started: StageStart) => Promise<void>,
+  /** The stage's work, given the status its start wrote. */
+  work: (logger: Logger, started: StatusWrite) => Promise<void>,
   admission?: (logger: Logger) => Promise<'run' | 'held'>,
 ): Promise<Outcome> {
   const logger = ctx.logger.child({ jobId: job.jobId, stage });
-  let started: StageStart | undefined;
   try {
     // A delayed, cancelled or duplicate request is settled before the stage starts.
     if (admission && (await admission(logger)) === 'held') return done;
-    started = await deps.statuses.startStage(job, stage, ctx.receiveCount, ctx.signal);
+    const started = await deps.statuses.stageStarted(job, stage, ctx.receiveCount, ctx.signal);
     if (isFinal(started.status)) {
       logger.info({ state: started.status.state }, 'the job is already final: delivery acknowledged without work');
       return done;
@@ -151,7 +149,7 @@ async function tracked(
   } catch (err) {
     const outcome = outcomeForError(err, ctx.signal);
     try {
-      await recordOutcome(deps, stage, job, ctx, logger, err, outcome, await started?.settle());
+      await recordOutcome(deps, stage, job, ctx, logger, err, outcome);
     } catch (statusErr) {
       // The status could not be brought up to date (the signal fired while S3 was failing, or the
       // document is unreadable): what that error means decides the message instead.
@@ -159,22 +157,10 @@ async function tracked(
       return outcomeForError(statusErr, ctx.signal);
     }
     return outcome;
-  } finally {
-    // Nothing about the attempt is written after its outcome: a start still held is not written.
-    await started?.settle();
   }
 }
 
-async function recordOutcome(
-  deps: PipelineDeps,
-  stage: StageName,
-  job: JobIdentity,
-  ctx: MessageContext,
-  logger: Logger,
-  err: unknown,
-  outcome: Outcome,
-  started: Versioned<JobStatus> | undefined,
-): Promise<void> {
+async function recordOutcome(deps: PipelineDeps, stage: StageName, job: JobIdentity, ctx: MessageContext, logger: Logger, err: unknown, outcome: Outcome): Promise<void> {
   switch (outcome.kind) {
     case 'failed': {
       if (err instanceof JobIdConflictError) {
@@ -185,7 +171,7 @@ async function recordOutcome(
       }
       const error = { code: outcome.code, message: outcome.message };
       logger.warn({ code: outcome.code, err: outcome.message }, 'job failed: bad input');
-      const { status, becameFinal } = await deps.statuses.stageFailed(job, stage, ctx.receiveCount, error, ctx.signal, started);
+      const { status, becameFinal } = await deps.statuses.stageFailed(job, stage, ctx.receiveCount, error, ctx.signal);
       if (becameFinal) await deps.events.failed(status, stage, error, ctx.signal);
       return;
     }
@@ -196,7 +182,7 @@ async function recordOutcome(
       const message = last
         ? `Attempt ${ctx.receiveCount} failed, the last before the dead-letter queue: ${outcome.reason}`
         : `Attempt ${ctx.receiveCount} failed and will be retried: ${outcome.reason}`;
-      await deps.statuses.stageRetrying(job, stage, ctx.receiveCount, { code: 'TRANSIENT_ERROR', message }, ctx.signal, started);
+      await deps.statuses.stageRetrying(job, stage, ctx.receiveCount, { code: 'TRANSIENT_ERROR', message }, ctx.signal);
       return;
     }
     case 'done':

@@ -36,8 +36,7 @@ export type Transition =
   | { type: 'retried' }
   /** A unique request that created no job: its own document names the job that covers it; final. */
   | { type: 'deduplicated'; duplicateOf: string }
-  /** `startedAt`: when the attempt began, for a start written after it (a held start); the write's time otherwise. */
-  | { type: 'stage-started'; stage: StageName; attempt: number; startedAt?: string }
+  | { type: 'stage-started'; stage: StageName; attempt: number }
   | { type: 'stage-succeeded'; stage: StageName; attempt: number; outputs: Record<string, string>; last: boolean }
   /** The attempt failed and the message will come back (or go to the DLQ, where the watcher records it). */
   | { type: 'stage-retrying'; stage: StageName; attempt: number; error: ErrorInfo }
@@ -131,7 +130,7 @@ function stageChange(s: JobStatus, t: StageTransition, now: string): string | un
       if (record && record.attempts >= t.attempt) return `attempt ${record.attempts} of the ${t.stage} stage is already recorded`;
       // The previous attempt's error stays until the stage ends: if this attempt dies without a word,
       // it is the last known error.
-      s.stages[t.stage] = { state: 'running', attempts: t.attempt, startedAt: t.startedAt ?? now, ...(record?.error ? { error: record.error } : {}) };
+      s.stages[t.stage] = { state: 'running', attempts: t.attempt, startedAt: now, ...(record?.error ? { error: record.error } : {}) };
       s.state = 'running';
       return undefined;
     }

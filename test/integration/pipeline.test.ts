@@ -41,29 +41,3 @@ test('a job request passes through all three stages and the status document reco
   const seen = await stack.store.getJson(status.outputs['analyse-record.json']!, z.object({ earlierOutputs: z.record(z.string(), z.string()) }));
   assert.deepEqual(Object.keys(seen!.earlierOutputs).sort(), ['ingest-record.json', 'validate-record.json']);
 });
-
-test("a short job writes its status four times: the first stage's start and each stage's end (a later stage's start is held)", async () => {
-  const writes: string[] = [];
-  stack.clients.s3.middlewareStack.add(
-    (next, context) => async (args) => {
-      const key = (args.input as { Key?: string }).Key;
-      if (context.commandName === 'PutObjectCommand' && key === 'jobs/job-short/status.json') writes.push(key);
-      return next(args);
-    },
-    { step: 'initialize', name: 'countStatusWrites' },
-  );
-  try {
-    await putObject(stack.clients.s3, 'stageline', 'uploads/short/data.csv', 'a,b\n1,2\n');
-    await sendRaw(stack.clients.sqs, stack.config.SQS_INGESTION_QUEUE_URL!, JSON.stringify({ jobId: 'job-short', input: { key: 'uploads/short/data.csv' } }));
-    const status = await finalStatus(stack.store, 'job-short');
-    assert.equal(status.state, 'succeeded');
-    assert.equal(writes.length, 4);
-    for (const stage of ['validation', 'analysis'] as const) {
-      const record = status.stages[stage];
-      assert.equal(record?.attempts, 1, stage);
-      assert.ok(record?.startedAt && record.finishedAt && record.startedAt <= record.finishedAt, `${stage} records when it began`);
-    }
-  } finally {
-    stack.clients.s3.middlewareStack.remove('countStatusWrites');
-  }
-});
