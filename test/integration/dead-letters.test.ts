@@ -55,22 +55,22 @@ test('a worker killed (SIGKILL) on every attempt: the job is failed with DEAD_LE
   // Two workers from the start, a third after the first kill: whichever runs the job is killed
   // (maxReceiveCount 2), so no worker is alive at the last attempt, and one is left running.
   const alive = new Set([startChildWorker(env), startChildWorker(env)]);
-  await submitCsv('crash-1');
-  for (let attempt = 1; attempt <= 2; attempt++) {
-    const runner = await eventually(async () => [...alive].find((c) => c.output.some((l) => l.includes('task-started crash-1'))), `attempt ${attempt} to start`, 40_000);
-    runner.proc.kill('SIGKILL');
-    assert.equal((await runner.exit).signal, 'SIGKILL');
-    alive.delete(runner);
-    if (attempt === 1) alive.add(startChildWorker(env));
-  }
-  assert.equal(alive.size, 1);
-  assert.equal((await jobStatus(stack.store, 'crash-1'))?.stages.validation?.state, 'running', 'no attempt recorded an outcome');
-
-  // The next receive finds the message over its maxReceiveCount and SQS moves it to the DLQ: the
-  // survivor never runs it, its DLQ watcher records it.
-  const [survivor] = [...alive];
-  assert.ok(survivor);
   try {
+    await submitCsv('crash-1');
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      const runner = await eventually(async () => [...alive].find((c) => c.output.some((l) => l.includes('task-started crash-1'))), `attempt ${attempt} to start`, 40_000);
+      runner.proc.kill('SIGKILL');
+      assert.equal((await runner.exit).signal, 'SIGKILL');
+      alive.delete(runner);
+      if (attempt === 1) alive.add(startChildWorker(env));
+    }
+    assert.equal(alive.size, 1);
+    assert.equal((await jobStatus(stack.store, 'crash-1'))?.stages.validation?.state, 'running', 'no attempt recorded an outcome');
+
+    // The next receive finds the message over its maxReceiveCount and SQS moves it to the DLQ: the
+    // survivor never runs it, its DLQ watcher records it.
+    const [survivor] = [...alive];
+    assert.ok(survivor);
     const status = await finalStatus(stack.store, 'crash-1', 60_000);
     assert.equal(status.state, 'failed');
     assert.equal(status.error?.code, 'DEAD_LETTERED');
@@ -87,8 +87,11 @@ test('a worker killed (SIGKILL) on every attempt: the job is failed with DEAD_LE
     assert.equal(await messagesIn(stack.emulator.queues.validation.dlqUrl), 1, 'the message is left in the DLQ for a redrive');
     assert.ok(!survivor.output.some((l) => l.includes('task-started crash-1')), 'the survivor never ran the job');
   } finally {
-    survivor.proc.kill('SIGTERM');
-    await survivor.exit;
+    // Every child still running, whatever failed above: a leftover worker would take the next tests' messages.
+    for (const child of alive) {
+      child.proc.kill('SIGTERM');
+      await child.exit;
+    }
   }
 });
 
