@@ -37,6 +37,7 @@ import { TranscodeTask } from '../src/tasks/audio/transcode-task.js';
 import { WaveformTask } from '../src/tasks/audio/waveform-task.js';
 import { TaskRegistry } from '../src/pipeline/registry.js';
 import type { Task, TaskContext } from '../src/pipeline/task.js';
+import { statCpuSeconds } from './proc-stat.js';
 
 const run = promisify(execFile);
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string | undefined]));
@@ -47,12 +48,8 @@ const bins = resolveFfmpegBinaries(process.env);
 const kit = createAudioToolkit(loadConfig({}));
 const logger = pino({ level: 'silent' });
 
-/** CPU seconds of this process and its reaped children, from /proc/self/stat (clock ticks, 100 Hz). */
-function cpuSeconds(): number {
-  const stat = readFileSync('/proc/self/stat', 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0) / 100;
-}
+/** CPU seconds of this process and its reaped children. */
+const cpuSeconds = (): number => statCpuSeconds('/proc/self/stat', true);
 
 interface Sample {
   wall: number;

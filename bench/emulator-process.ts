@@ -4,7 +4,7 @@
  * core, and the emulator's CPU is counted apart (from /proc).
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { statCpuSeconds } from './proc-stat.js';
 import { createInterface } from 'node:readline';
 import type { Emulator } from '../src/cli/emulator.js';
 
@@ -26,10 +26,6 @@ console.log(JSON.stringify({ endpoint: e.endpoint, bucket: e.bucket, queues: e.q
     createInterface({ input: child.stdout }).once('line', resolve);
   });
   const info = JSON.parse(line) as EmulatorInfo;
-  // utime and stime, fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100 a second on Linux).
-  const cpuSeconds = () => {
-    const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  };
+  const cpuSeconds = () => statCpuSeconds(`/proc/${child.pid}/stat`);
   return { ...info, cpuSeconds, stop: () => void child.kill() };
 }

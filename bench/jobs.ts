@@ -33,6 +33,7 @@ import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3
 import { SendMessageBatchCommand, SendMessageCommand, SQSClient, type SendMessageCommandInput } from '@aws-sdk/client-sqs';
 import { pino } from 'pino';
 import { startEmulatorProcess } from './emulator-process.js';
+import { statCpuSeconds } from './proc-stat.js';
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string | undefined]));
 // The compiled build (what the container runs), so the CSV threads start as they do in production, not through tsx.
@@ -59,10 +60,7 @@ const emulator = inProcess ? await startEmulator() : await startEmulatorProcess(
 const emulatorCpuSeconds = () => ('cpuSeconds' in emulator ? emulator.cpuSeconds() : 0);
 // The main thread alone (its task id is the process id): the event loop every AWS call goes through, so
 // what bounds a burst; the process figure adds the CSV threads and V8's helper threads.
-const mainThreadCpuMs = () => {
-  const fields = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-};
+const mainThreadCpuMs = () => statCpuSeconds(`/proc/self/task/${process.pid}/stat`) * 1000;
 for (const [k, v] of Object.entries(emulator.env)) if (k.startsWith('AWS_')) process.env[k] = v;
 const config = loadConfig({
   ...emulator.env,
@@ -313,7 +311,7 @@ console.log(
     ? `| process CPU per job in the burst (worker + emulator, one process) | ${median(cpuBurst).toFixed(1)} ms |  |  |`
     : `| CPU per job in the burst: worker process (its threads included) / emulator process | ${median(cpuBurst).toFixed(1)} ms / ${median(cpuBurstEmulator).toFixed(1)} ms |  |  |`,
 );
-console.log(`| the main thread alone (the worker's event loop; the bench's 30 sends included): CPU per job in the burst | ${median(cpuBurstMain).toFixed(1)} ms |  |  |`);
+console.log(`| the main thread alone (the worker's event loop; the bench's ${Math.ceil(burstJobs / 10)} batched sends included): CPU per job in the burst | ${median(cpuBurstMain).toFixed(1)} ms |  |  |`);
 console.log(`| jobs not succeeded | burst ${burst.map((r) => r.failed).join('/')}, sequential ${sequential.map((r) => r.failed).join('/')} |  |  |`);
 
 const ops = [...new Set([...soloCalls.keys(), ...burstCalls.keys(), ...seqCalls.keys()])].sort();
