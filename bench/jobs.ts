@@ -13,7 +13,7 @@
  *
  *   (a) burst: N job requests sent at once (SendMessageBatch of 10, all batches in parallel). Jobs/s is
  *       N over the time from the first send to the last terminal event; latency per job is from its
- *       batch's send to the worker's SendMessage of its `job.succeeded` / `job.failed` event (seen by a
+ *       batch's send to the worker's SendMessage(Batch) of its `job.succeeded` / `job.failed` event (seen by a
  *       middleware on the worker's SQS client, so no polling sits in the measurement).
  *   (b) sequential: one job at a time, the next sent when the previous one's event is out; p50/p90.
  *   (c) the AWS calls one job makes, by operation, counted by a middleware on the worker's two clients
@@ -30,7 +30,7 @@
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { SendMessageBatchCommand, SendMessageCommand, SQSClient, type SendMessageCommandInput } from '@aws-sdk/client-sqs';
+import { SendMessageBatchCommand, SendMessageCommand, SQSClient, type SendMessageBatchCommandInput, type SendMessageCommandInput } from '@aws-sdk/client-sqs';
 import { pino } from 'pino';
 import { startEmulatorProcess } from './emulator-process.js';
 import { statCpuSeconds } from './proc-stat.js';
@@ -126,12 +126,14 @@ for (const client of [clients.s3, clients.sqs]) {
         count(op, t1 - t0, target);
         if (spanOf) awsMsBySpan.set(spanOf, (awsMsBySpan.get(spanOf) ?? 0) + (t1 - t0));
       }
-      if (op === 'SendMessage') {
-        const input = a.input as SendMessageCommandInput;
+      if (op === 'SendMessage' || op === 'SendMessageBatch') {
+        // The publisher sends batches (often of one); a build before it (`--dist`) sent single messages.
+        const input = a.input as SendMessageBatchCommandInput | SendMessageCommandInput;
+        const entries = 'Entries' in input ? (input.Entries ?? []) : [input];
         const next = stageOfQueue.get(input.QueueUrl ?? '');
         if (next) mark(`to ${next}`, t1);
-        if (input.QueueUrl === emulator.eventsQueueUrl && input.MessageBody) {
-          const event = JSON.parse(input.MessageBody) as { type: string; jobId: string };
+        for (const entry of input.QueueUrl === emulator.eventsQueueUrl ? entries : []) {
+          const event = JSON.parse(entry.MessageBody ?? '{}') as { type: string; jobId: string };
           if (event.type === 'job.succeeded' || event.type === 'job.failed') {
             mark('event', t1);
             spanOf = undefined;

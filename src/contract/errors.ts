@@ -107,6 +107,8 @@ export function isInfrastructureError(err: unknown): boolean {
     const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
     if (status !== undefined && ((status >= 500 && status !== 501) || status === 429)) return true;
     if (infrastructureNames.has(e.name)) return true;
+    // The SDK's mark for the service's fault; an entry of a batch call that failed alone carries it too.
+    if (status !== 501 && (e as { $fault?: unknown }).$fault === 'server') return true;
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && networkCodes.has(code)) return true;
     if ((e as { $retryable?: { throttling?: boolean } }).$retryable?.throttling) return true;

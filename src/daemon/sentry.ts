@@ -80,7 +80,7 @@ export function createSentryInstrumentation(): QueueInstrumentation {
   };
 }
 
-function publishSpan<T>(info: PublishInfo, attributes: Record<string, MessageAttributeValue>, send: () => Promise<T>): Promise<T> {
+function publishSpan(info: PublishInfo, attributes: Record<string, MessageAttributeValue>, send: () => Promise<string>): Promise<string> {
   return Sentry.startSpan(
     {
       name: `publish ${queueName(info.queueUrl)}`,
@@ -93,10 +93,9 @@ function publishSpan<T>(info: PublishInfo, attributes: Record<string, MessageAtt
     },
     async (span) => {
       injectTraceAttributes(attributes, Sentry.getTraceData({ span }));
-      const result = await send();
-      const messageId = messageIdOf(result);
+      const messageId = await send();
       if (messageId) span.setAttribute('messaging.message.id', messageId);
-      return result;
+      return messageId;
     },
   );
 }
@@ -136,7 +135,3 @@ export function queueName(queueUrl: string): string {
   return queueUrl.replace(/\/+$/, '').split('/').pop() || queueUrl;
 }
 
-function messageIdOf(result: unknown): string | undefined {
-  if (typeof result !== 'object' || result === null || !('MessageId' in result)) return undefined;
-  return typeof result.MessageId === 'string' ? result.MessageId : undefined;
-}

@@ -21,7 +21,8 @@ export interface PublishInfo {
  * message attributes (trace propagation) before the send; `process` wraps the handling of one message.
  */
 export interface QueueInstrumentation {
-  publish<T>(info: PublishInfo, attributes: Record<string, MessageAttributeValue>, send: () => Promise<T>): Promise<T>;
+  /** `send` resolves with the id SQS gave the message. */
+  publish(info: PublishInfo, attributes: Record<string, MessageAttributeValue>, send: () => Promise<string>): Promise<string>;
   process<T>(info: ProcessInfo, handle: () => Promise<T>): Promise<T>;
 }
 

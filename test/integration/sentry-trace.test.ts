@@ -31,7 +31,7 @@ describe('Sentry queue instrumentation', () => {
     // Stage 1: the ingestion message came without trace headers (a plain job request); it publishes to validation.
     const toValidation: Record<string, MessageAttributeValue> = {};
     await instrumentation.process(received('stageline-ingestion', 'msg-ingestion', {}), () =>
-      instrumentation.publish({ queueUrl: queueUrl('stageline-validation'), bodySize: 200 }, toValidation, async () => ({ MessageId: 'msg-validation' })),
+      instrumentation.publish({ queueUrl: queueUrl('stageline-validation'), bodySize: 200 }, toValidation, async () => 'msg-validation'),
     );
     assert.equal(toValidation['sentry-trace']?.DataType, 'String');
     assert.equal(toValidation.baggage?.DataType, 'String');
@@ -39,7 +39,7 @@ describe('Sentry queue instrumentation', () => {
     // Stage 2: a second delivery of the validation message; it continues the trace and publishes to analysis.
     const toAnalysis: Record<string, MessageAttributeValue> = {};
     await instrumentation.process(received('stageline-validation', 'msg-validation', toValidation, 2), () =>
-      instrumentation.publish({ queueUrl: queueUrl('stageline-analysis'), bodySize: 300 }, toAnalysis, async () => ({ MessageId: 'msg-analysis' })),
+      instrumentation.publish({ queueUrl: queueUrl('stageline-analysis'), bodySize: 300 }, toAnalysis, async () => 'msg-analysis'),
     );
 
     // Stage 3: analysis fails; the error is reported with the job's tags inside the same trace.
@@ -106,6 +106,7 @@ describe('Sentry queue instrumentation', () => {
     let sent = false;
     await instrumentation.publish({ queueUrl: queueUrl('stageline-validation'), bodySize: 1 }, full, async () => {
       sent = true;
+      return 'msg-1';
     });
     assert.equal(sent, true);
     assert.equal(Object.keys(full).length, SQS_MAX_MESSAGE_ATTRIBUTES - 1);
