@@ -117,7 +117,7 @@ test('the outcome decides what happens to the message', async () => {
   assert.equal(visibility.r3, 0, 'release makes it visible at once');
 });
 
-test('the batch deleter sends a turn's deletes in one request (ten at most) and reports each failure to its own caller', async () => {
+test('the batch deleter sends the deletes of one turn in one request (ten at most) and reports each failure to its own caller', async () => {
   const requests: DeleteMessageBatchCommand[] = [];
   const client = {
     async send(command: DeleteMessageBatchCommand) {
