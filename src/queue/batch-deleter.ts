@@ -1,6 +1,6 @@
 import { DeleteMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { RequestBatcher } from './request-batcher.js';
-import { entryResults, sqsBatchLimits } from './sqs-batch.js';
+import { callSqsBatch, sqsBatchLimits } from './sqs-batch.js';
 
 /**
  * Deletes a queue's finished messages through DeleteMessageBatch calls of up to ten (see RequestBatcher
@@ -8,22 +8,17 @@ import { entryResults, sqsBatchLimits } from './sqs-batch.js';
  * Each caller still learns whether its own delete succeeded.
  */
 export class BatchDeleter {
-  private readonly batcher: RequestBatcher<string, void>;
+  private readonly batcher: RequestBatcher<{ ReceiptHandle: string }, void>;
 
   constructor(sqs: SQSClient, queueUrl: string) {
-    this.batcher = new RequestBatcher<string, void>(
-      async (receiptHandles) => {
-        const ids = receiptHandles.map((_, i) => String(i));
-        const answer = await sqs.send(
-          new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: receiptHandles.map((h, i) => ({ Id: ids[i], ReceiptHandle: h })) }),
-        );
-        return entryResults('DeleteMessage', ids, answer, () => undefined);
-      },
+    this.batcher = new RequestBatcher<{ ReceiptHandle: string }, void>(
+      (entries) =>
+        callSqsBatch('DeleteMessage', entries, (numbered) => sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: numbered })), () => undefined),
       sqsBatchLimits(() => 0),
     );
   }
 
   delete(receiptHandle: string): Promise<void> {
-    return this.batcher.add(receiptHandle);
+    return this.batcher.add({ ReceiptHandle: receiptHandle });
   }
 }

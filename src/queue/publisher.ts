@@ -2,7 +2,7 @@ import { SendMessageBatchCommand, type MessageAttributeValue, type SendMessageBa
 import type { z } from 'zod';
 import { noInstrumentation, type QueueInstrumentation } from './instrumentation.js';
 import { RequestBatcher } from './request-batcher.js';
-import { entryResults, sqsBatchLimits } from './sqs-batch.js';
+import { callSqsBatch, sqsBatchLimits } from './sqs-batch.js';
 
 /** A queue and the one schema every message on it follows. */
 export interface Channel<S extends z.ZodType> {
@@ -54,11 +54,11 @@ export class Publisher {
   private batcherFor(queueUrl: string): RequestBatcher<Entry, string> {
     let batcher = this.batchers.get(queueUrl);
     if (!batcher) {
-      batcher = new RequestBatcher(async (entries) => {
-        const ids = entries.map((_, i) => String(i));
-        const answer = await this.sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries.map((e, i) => ({ ...e, Id: ids[i] })) }));
-        return entryResults('SendMessage', ids, answer, (s) => s.MessageId ?? '');
-      }, sqsBatchLimits(entrySize));
+      batcher = new RequestBatcher(
+        (entries) =>
+          callSqsBatch('SendMessage', entries, (numbered) => this.sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: numbered })), (s) => s.MessageId ?? ''),
+        sqsBatchLimits(entrySize),
+      );
       this.batchers.set(queueUrl, batcher);
     }
     return batcher;

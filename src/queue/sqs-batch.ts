@@ -22,18 +22,29 @@ export class BatchEntryError extends Error {
   }
 }
 
-/** Maps a batch call's Successful/Failed lists, keyed by entry Id, back onto the entries in order. */
-export function entryResults<S extends { Id?: string }, R>(
+/** What an SQS batch call answers: the entries that succeeded and those that failed, by entry Id. */
+export interface BatchAnswer<S extends { Id?: string }> {
+  Successful?: S[];
+  Failed?: { Id?: string; Code?: string; Message?: string; SenderFault?: boolean }[];
+}
+
+/**
+ * One SQS batch call over `entries`: numbers them (the Ids SQS wants, unique within the call), sends them,
+ * and maps the answer back onto the entries in order.
+ */
+export async function callSqsBatch<E extends object, S extends { Id?: string }, R>(
   operation: string,
-  ids: string[],
-  answer: { Successful?: S[]; Failed?: { Id?: string; Code?: string; Message?: string; SenderFault?: boolean }[] },
+  entries: E[],
+  send: (numbered: (E & { Id: string })[]) => Promise<BatchAnswer<S>>,
   value: (success: S) => R,
-): EntryResult<R>[] {
+): Promise<EntryResult<R>[]> {
+  const numbered = entries.map((e, i) => ({ ...e, Id: String(i) }));
+  const answer = await send(numbered);
   const succeeded = new Map((answer.Successful ?? []).map((s) => [s.Id, s]));
   const failed = new Map((answer.Failed ?? []).map((f) => [f.Id, f]));
-  return ids.map((id) => {
-    const s = succeeded.get(id);
+  return numbered.map(({ Id }) => {
+    const s = succeeded.get(Id);
     if (s) return { ok: true, value: value(s) };
-    return { ok: false, error: new BatchEntryError(operation, failed.get(id) ?? { Code: 'MissingFromAnswer', SenderFault: false }) };
+    return { ok: false, error: new BatchEntryError(operation, failed.get(Id) ?? { Code: 'MissingFromAnswer', SenderFault: false }) };
   });
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isInfrastructureError } from '../../src/contract/errors.js';
 import { RequestBatcher, type EntryResult } from '../../src/queue/request-batcher.js';
-import { BatchEntryError, entryResults } from '../../src/queue/sqs-batch.js';
+import { BatchEntryError, callSqsBatch } from '../../src/queue/sqs-batch.js';
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -106,19 +106,24 @@ test('each caller learns how its own entry fared; a failed call fails every entr
   for (const s of await Promise.allSettled(whole)) assert.equal(s.status === 'rejected' && s.reason, outage);
 });
 
-test("an SQS batch entry's failure is judged as the same single call's would be", () => {
-  const results = entryResults(
+test("an SQS batch entry's failure is judged as the same single call's would be", async () => {
+  const sent: { Id: string }[][] = [];
+  const results = await callSqsBatch(
     'SendMessage',
-    ['0', '1', '2', '3'],
-    {
-      Successful: [{ Id: '0', MessageId: 'm0' }],
-      Failed: [
-        { Id: '1', Code: 'InternalError', SenderFault: false },
-        { Id: '2', Code: 'InvalidMessageContents', SenderFault: true, Message: 'Invalid characters found.' },
-      ],
+    [{ MessageBody: 'a' }, { MessageBody: 'b' }, { MessageBody: 'c' }, { MessageBody: 'd' }],
+    async (numbered) => {
+      sent.push(numbered);
+      return {
+        Successful: [{ Id: '0', MessageId: 'm0' }],
+        Failed: [
+          { Id: '1', Code: 'InternalError', SenderFault: false },
+          { Id: '2', Code: 'InvalidMessageContents', SenderFault: true, Message: 'Invalid characters found.' },
+        ],
+      };
     },
     (s) => s.MessageId,
   );
+  assert.deepEqual(sent[0]!.map((e) => e.Id), ['0', '1', '2', '3'], 'entries are numbered for the call');
   assert.deepEqual(results[0], { ok: true, value: 'm0' });
   const errors = results.slice(1).map((r) => (r.ok ? undefined : r.error));
   assert.ok(errors.every((e) => e instanceof BatchEntryError));
